@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what sipdex needs to build and test, from Debian 12 packages only.
+# Idempotent: installs only what is missing, and says what it installs.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build clang libclang-rt-14-dev pkg-config
+  # required libraries
+  librocksdb-dev tao-pegtl-dev libzstd-dev catch2
+  # readers, regular expressions, CLI, formatting, JSON, hashing
+  zlib1g-dev libarchive-dev libre2-dev libcli11-dev libfmt-dev nlohmann-json3-dev libxxhash-dev
+  # command-line tools used by the demo and the benchmarks as baselines
+  zstd xz-utils ripgrep hyperfine gzip time
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "setup: done"
