@@ -72,6 +72,7 @@ struct StoredRecord {
   std::uint32_t file_id = 0;   // index into Manifest::files (FileInfo::file_id)
   std::uint64_t offset = 0;    // byte offset of the record in its (decompressed) file
   std::uint32_t line = 0;      // 1-based line of its first line in that file
+  std::string_view server;     // the record's server ("" when unknown)
   std::string_view text;       // exact bytes; valid only during the callback
 };
 
@@ -164,9 +165,6 @@ bool IsHashedField(FieldId field);
 // The field whose postings answer `field` (kFrom -> kFromUri, kTo -> kToUri,
 // kResource -> kResourceUri), else `field` itself.
 FieldId CanonicalPostingField(FieldId field);
-// The server a record belongs to: the machine of "[fe01\fe01]" ("fe01") when
-// the header names one, else the file's server.
-std::string_view RecordServer(const Record& r, std::string_view file_server);
 
 // ---------------------------------------------------------------------------
 // Writing.
@@ -174,6 +172,9 @@ std::string_view RecordServer(const Record& r, std::string_view file_server);
 struct SegmentBuilderOptions {
   // zstd level of the column streams. Default 3.
   int level = 3;
+  // Split lines into per-header-name columns before compressing (smaller);
+  // false stores the plain text (for comparison). Default true.
+  bool columns = true;
 };
 
 // The compressed form of one segment plus its postings, ready to be written.
@@ -183,8 +184,10 @@ struct EncodedSegment {
   std::uint32_t count = 0;
   std::uint64_t raw_bytes = 0;
   std::uint64_t start_offset = 0;
-  TimeMs min_time = 0;
+  TimeMs min_time = 0;       // over all records' times (records without one carry the previous time)
   TimeMs max_time = -1;
+  TimeMs real_min_time = 0;  // over records with has_time only
+  TimeMs real_max_time = -1;
   KindCounts counts;
   // (posting key without segment suffix, ordinals within the segment), sorted by key.
   std::vector<std::pair<std::string, std::vector<std::uint32_t>>> postings;
@@ -195,16 +198,18 @@ struct EncodedSegment {
 // run in parallel. Cheap to construct.
 class SegmentBuilder {
  public:
-  // `file_name` and `file_server` feed the file/server postings.
-  SegmentBuilder(std::string_view file_name, std::string_view file_server,
-                 const SegmentBuilderOptions& options = SegmentBuilderOptions());
+  // `file_name` feeds the `file` postings.
+  explicit SegmentBuilder(std::string_view file_name,
+                          const SegmentBuilderOptions& options = SegmentBuilderOptions());
   ~SegmentBuilder();
   SegmentBuilder(const SegmentBuilder&) = delete;
   SegmentBuilder& operator=(const SegmentBuilder&) = delete;
 
-  // Adds the next record of the file. REQUIRES: r.text is the bytes that
-  // follow the previous record's text in the file (records are contiguous).
-  void Add(const Record& r);
+  // Adds the next record of the file; `server` is the record's server (the
+  // indexer's ServerName). REQUIRES: r.text is the bytes that follow the
+  // previous record's text in the file (records are contiguous), r.line and
+  // r.offset are set.
+  void Add(const Record& r, std::string_view server);
   std::uint32_t count() const;
   std::uint64_t raw_bytes() const;
   // Compresses everything added. The builder is empty afterwards.
