@@ -57,6 +57,14 @@ bool IsForeignStart(std::string_view peek) {
   return line.find(kBeginRecord) != std::string_view::npos;
 }
 
+// Records that open with $$begin_record, and protocol / diagnostic records,
+// end with $$end_record; one-line traces (shape 3: free text, no marker) of
+// other flags end where the next record starts, without being truncated.
+bool ExpectsEndMarker(std::string_view header) {
+  return header.find(kBeginRecord) != std::string_view::npos ||
+         header.find("(TF_PROTOCOL)") != std::string_view::npos || header.find("(TF_DIAG)") != std::string_view::npos;
+}
+
 bool IsBlank(std::string_view s) {
   for (char c : s) {
     if (c != ' ' && c != '\t' && c != '\r' && c != '\n') return false;
@@ -99,12 +107,18 @@ void RecordFramer::Finish() {
   MaybeEmitBatch(true);
 }
 
+std::uint32_t RecordFramer::CutBits() const {
+  if (state_ == State::kForeign || (state_ == State::kRecord && span_expects_end_)) return kMalformedTruncated;
+  return 0;
+}
+
 void RecordFramer::StartSpan(std::size_t pos, State state, std::uint32_t malformed) {
   state_ = state;
   span_begin_ = pos;
   span_line_ = line_no_;
   span_bits_ = malformed;
   span_blank_ = true;
+  span_expects_end_ = true;
 }
 
 // Closes the open span (record, look-alike or junk) at end_pos, if it is not
@@ -160,7 +174,7 @@ void RecordFramer::Scan(bool at_eof) {
       bool complete = nl != std::string_view::npos;
       if (!complete && peek.size() < kPeekBytes && !at_eof) break;  // need more bytes
       if (complete) peek = peek.substr(0, nl + 1);
-      std::uint32_t cut_bits = state_ == State::kOutside ? 0u : std::uint32_t{kMalformedTruncated};
+      std::uint32_t cut_bits = CutBits();
 
       // A BOM at the start of a line that then starts a record (several
       // outputs appended): the BOM is its own unflagged junk span.
@@ -178,6 +192,7 @@ void RecordFramer::Scan(bool at_eof) {
       if (peek.substr(0, 3) == "TL_") {
         CloseSpan(line_begin_, cut_bits);
         StartSpan(line_begin_, State::kRecord, IsHeaderLine(StripEol(peek)) ? 0u : std::uint32_t{kMalformedHeaderLine});
+        span_expects_end_ = ExpectsEndMarker(peek);
       } else if (!peek.empty() && (IsDigit(peek[0]) || (peek[0] == '$' && state_ == State::kOutside)) &&
                  IsForeignStart(peek)) {
         CloseSpan(line_begin_, cut_bits);
@@ -208,7 +223,7 @@ void RecordFramer::Scan(bool at_eof) {
       scan_pos_ = limit;
       if (!at_eof) break;
       // End of file inside a line: the open span ends with the file.
-      CloseSpan(buf_.size(), (state_ == State::kOutside || pending_end_) ? 0u : std::uint32_t{kMalformedTruncated});
+      CloseSpan(buf_.size(), pending_end_ ? 0u : CutBits());
       pending_end_ = false;
       line_begin_ = scan_pos_ = buf_.size();
       line_classified_ = false;
@@ -224,7 +239,7 @@ void RecordFramer::Scan(bool at_eof) {
     }
   }
   if (at_eof && done_ < buf_.size()) {
-    CloseSpan(buf_.size(), state_ == State::kOutside ? 0u : std::uint32_t{kMalformedTruncated});
+    CloseSpan(buf_.size(), CutBits());
   }
 }
 

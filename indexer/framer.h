@@ -22,7 +22,10 @@
 //     that is exactly "$$begin_record" outside a record.
 //   * A record ends after its "$$end_record" line (line terminator included),
 //     or where the next record / look-alike starts, or at end of file; the last
-//     two cases flag it kMalformedTruncated.
+//     two cases flag it kMalformedTruncated when the record was expected to
+//     end with "$$end_record": its header line holds "$$begin_record", or its
+//     flag is TF_PROTOCOL or TF_DIAG. One-line traces of other flags (tail
+//     shape 3, free text and no marker) legitimately have no end marker.
 //   * Bytes between records are junk. A UTF-8 BOM at offset 0 is a 3-byte junk
 //     span of its own with no malformed bit (the format allows it); other junk
 //     spans are flagged kMalformedJunk unless they are only whitespace (blank
@@ -120,6 +123,7 @@ class RecordFramer {
   void Scan(bool at_eof);
   void StartSpan(std::size_t pos, State state, std::uint32_t malformed);
   void CloseSpan(std::size_t end_pos, std::uint32_t extra_bits);
+  std::uint32_t CutBits() const;  // bits for the open span when it is cut short
   void MaybeEmitBatch(bool force);
 
   FramerOptions options_;
@@ -134,6 +138,7 @@ class RecordFramer {
   std::uint32_t span_line_ = 1;
   std::uint32_t span_bits_ = 0;
   bool span_blank_ = true;       // junk span holds only whitespace so far
+  bool span_expects_end_ = true; // the open record must end with $$end_record
 
   std::size_t line_begin_ = 0;   // start of the current (incomplete) line in buf_
   std::size_t scan_pos_ = 0;     // where the search for '\n' resumes

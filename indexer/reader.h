@@ -33,6 +33,7 @@ struct LogicalFile {
   std::string name;        // shown to people and stored: "dir/FE01.log.gz", "dir/a.zip/FE01.log"
   std::string path;        // the file on disk
   std::string entry;       // the zip entry's name, "" unless compression == kZip
+  long entry_index = -1;   // position of the entry in the archive (entry names may repeat)
   Compression compression = Compression::kNone;
   std::uint64_t disk_size = 0;  // bytes on disk (of the archive, for zip entries)
 };
