@@ -759,6 +759,15 @@ class WriterImpl final : public IndexWriter {
     return DeleteFrom(index_, from);
   }
 
+  Status Flush() override {
+    if (open_) return Status::InvalidArgument("Flush: a file is open");
+    rocksdb::FlushOptions fo;
+    fo.wait = true;
+    std::vector<rocksdb::ColumnFamilyHandle*> cfs = {index_->meta(), index_->files(), index_->segmeta(),
+                                                     index_->segments(), index_->postings()};
+    return FromRocks(index_->db()->Flush(fo, cfs), "flush");
+  }
+
   // Deletes segments and postings of ids >= from (never committed).
   static Status DeleteFrom(IndexImpl* index, RecordId from) {
     rocksdb::DB* db = index->db();

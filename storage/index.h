@@ -255,6 +255,10 @@ class IndexWriter {
   virtual Status CommitFile(std::uint64_t total_size, std::uint64_t hash) = 0;
   // Drops the open part; its segments are deleted.
   virtual Status AbortFile() = 0;
+  // Moves everything committed from the write-ahead log into table and blob
+  // files, so reopening is fast and the directory size is final. Call at the
+  // end of an ingest. REQUIRES: no file is open.
+  virtual Status Flush() = 0;
 };
 
 // ---------------------------------------------------------------------------
