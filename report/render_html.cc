@@ -59,6 +59,12 @@ std::string DeltaText(std::int64_t now, const std::optional<std::vector<std::int
   return fmt::format("{}{} on the previous week", d > 0 ? "+" : "", d);
 }
 
+// "2014-07-14T08:00:01.000Z" -> "2014-07-14 08:00": tables stay narrow.
+std::string ShortTime(const std::string& iso) {
+  if (iso.size() < 16 || iso[10] != 'T') return EscapeHtml(iso);
+  return EscapeHtml(iso.substr(0, 10) + " " + iso.substr(11, 5));
+}
+
 const char* VerdictClass(Verdict v) {
   switch (v) {
     case Verdict::kReady: return "ready";
@@ -178,8 +184,8 @@ std::string RenderHtml(const Report& r) {
           "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{} / {} / {}</td><td class=\"n\">{:.1f}%</td><td "
           "class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td></tr>\n",
           EscapeHtml(a.uri), a.attempts, a.refused_single, a.refused_batch, a.refused_notify, 100.0 * a.RefusalRate(),
-          a.unanswered, queries.Link(a.query, std::to_string(a.distinct_users)), EscapeHtml(a.first_seen),
-          EscapeHtml(a.last_seen), VerdictClass(a.verdict), VerdictName(a.verdict));
+          a.unanswered, queries.Link(a.query, std::to_string(a.distinct_users)), ShortTime(a.first_seen),
+          ShortTime(a.last_seen), VerdictClass(a.verdict), VerdictName(a.verdict));
     }
     o += "</table></div>\n";
   }
@@ -195,7 +201,7 @@ std::string RenderHtml(const Report& r) {
       std::string apps;
       for (const std::string& a : u.apps) apps += (apps.empty() ? "" : "<br>") + EscapeHtml(a);
       o += fmt::format("<tr><td>{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-                       EscapeHtml(u.uri), u.refusals, apps, EscapeHtml(u.first_seen), EscapeHtml(u.last_seen));
+                       EscapeHtml(u.uri), u.refusals, apps, ShortTime(u.first_seen), ShortTime(u.last_seen));
     }
     o += "</table></div>\n";
   }
