@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -661,6 +662,7 @@ class WriterImpl final : public IndexWriter {
     part_min_ = 0;
     part_max_ = -1;
     part_stored_ = 0;
+    first_server_.clear();
     expect_offset_ = header.start_offset;
     run_first_ = next_id_;
     run_raw_ = 0;
@@ -702,6 +704,7 @@ class WriterImpl final : public IndexWriter {
     part_counts_.Add(seg.counts);
     MergeTime(seg.real_min_time, seg.real_max_time, &part_min_, &part_max_);
     part_stored_ += seg.payload.size();
+    if (first_server_.empty()) first_server_ = seg.server;
     if (run_raw_ >= kRunBytes) SIPDEX_RETURN_IF_ERROR(FlushRun(&batch));
     return FromRocks(index_->db()->Write(rocksdb::WriteOptions(), &batch), "write segment");
   }
@@ -720,6 +723,7 @@ class WriterImpl final : public IndexWriter {
     f.name = header_.name;
     f.source_path = header_.source_path;
     if (f.server.empty()) f.server = header_.server;
+    if (f.server.empty()) f.server = first_server_;
     f.size = total_size;
     f.prefix_hash = hash;
     if (total_size > header_.start_offset || f.parts.empty()) {
@@ -817,6 +821,7 @@ class WriterImpl final : public IndexWriter {
   TimeMs part_min_ = 0;
   TimeMs part_max_ = -1;
   std::uint64_t part_stored_ = 0;
+  std::string first_server_;
   std::uint64_t expect_offset_ = 0;
   RecordId run_first_ = 0;
   std::uint64_t run_raw_ = 0;
@@ -935,6 +940,11 @@ const FileInfo* Manifest::FindFile(std::string_view name) const {
   return nullptr;
 }
 
+std::string DefaultIndexDir() {
+  const char* env = std::getenv("SIPDEX_INDEX");
+  return env != nullptr && *env != '\0' ? std::string(env) : std::string("./sipdex-index");
+}
+
 Result<std::unique_ptr<Index>> Index::Open(const std::string& dir, const IndexOptions& options) {
   auto index = std::make_unique<IndexImpl>();
   Status s = index->OpenDb(dir, options);
@@ -952,6 +962,8 @@ struct SegmentBuilder::Rep {
   std::unordered_map<std::string, std::vector<std::uint32_t>> postings;
   std::vector<std::string> record_keys;
   EncodedSegment seg;
+  std::uint64_t offset_delta = 0;
+  std::uint32_t line_delta = 0;
 };
 
 SegmentBuilder::SegmentBuilder(std::string_view file_name, const SegmentBuilderOptions& options)
@@ -966,9 +978,9 @@ void SegmentBuilder::Add(const Record& r, std::string_view server) {
   Rep& p = *rep_;
   auto ordinal = static_cast<std::uint32_t>(p.data.records.size());
   if (ordinal == 0) {
-    p.data.start_offset = r.offset;
-    p.data.start_line = r.line;
-    p.seg.start_offset = r.offset;
+    p.data.start_offset = r.offset + p.offset_delta;
+    p.data.start_line = r.line + p.line_delta;
+    p.seg.start_offset = p.data.start_offset;
   }
   SegmentRecordMeta m;
   m.size = static_cast<std::uint32_t>(r.text.size());
@@ -978,6 +990,7 @@ void SegmentBuilder::Add(const Record& r, std::string_view server) {
   m.has_time = r.has_time;
   auto [sit, inserted] = p.server_ids.emplace(std::string(server), static_cast<std::uint32_t>(p.data.servers.size()));
   if (inserted) p.data.servers.emplace_back(server);
+  if (p.seg.server.empty()) p.seg.server.assign(server);
   m.server = sit->second;
   p.data.records.push_back(m);
   p.data.text.append(r.text);
@@ -995,6 +1008,11 @@ void SegmentBuilder::Add(const Record& r, std::string_view server) {
   std::sort(p.record_keys.begin(), p.record_keys.end());
   p.record_keys.erase(std::unique(p.record_keys.begin(), p.record_keys.end()), p.record_keys.end());
   for (std::string& k : p.record_keys) p.postings[std::move(k)].push_back(ordinal);
+}
+
+void SegmentBuilder::Rebase(std::uint64_t offset_delta, std::uint32_t line_delta) {
+  rep_->offset_delta = offset_delta;
+  rep_->line_delta = line_delta;
 }
 
 std::uint32_t SegmentBuilder::count() const { return static_cast<std::uint32_t>(rep_->data.records.size()); }

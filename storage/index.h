@@ -186,6 +186,7 @@ struct EncodedSegment {
   std::uint64_t start_offset = 0;
   TimeMs min_time = 0;       // over all records' times (records without one carry the previous time)
   TimeMs max_time = -1;
+  std::string server;        // first non-empty record server (the file's server when none was given)
   TimeMs real_min_time = 0;  // over records with has_time only
   TimeMs real_max_time = -1;
   KindCounts counts;
@@ -210,6 +211,9 @@ class SegmentBuilder {
   // previous record's text in the file (records are contiguous), r.line and
   // r.offset are set.
   void Add(const Record& r, std::string_view server);
+  // Shifts the offsets and lines of the records added next (the framer of an
+  // appended part counts from the part's start). Default 0 / 0.
+  void Rebase(std::uint64_t offset_delta, std::uint32_t line_delta);
   std::uint32_t count() const;
   std::uint64_t raw_bytes() const;
   // Compresses everything added. The builder is empty afterwards.
@@ -310,6 +314,10 @@ class IndexSnapshot {
 
   virtual Result<SpaceUsage> Space() const = 0;
 };
+
+// The index directory used when --index is not given: $SIPDEX_INDEX when set
+// and not empty, else "./sipdex-index".
+std::string DefaultIndexDir();
 
 class Index {
  public:
