@@ -67,7 +67,7 @@ std::vector<UnitPlan> Plan(const GenOptions& o, const Deployment& d) {
   }
   // Every kind of bad input appears at least once, in the first Front End's first day.
   ForcedBad& f = units[0].forced;
-  f.truncated_at_end = f.sip_line = f.binary = f.bad_time = f.long_line = f.junk_at_start = f.empty_file = true;
+  f.truncated_at_end = f.header_line = f.sip_line = f.binary = f.bad_time = f.long_line = f.junk_at_start = f.empty_file = true;
   // One foreign look-alike file, on a day drawn from the seed.
   UnitPlan foreign;
   foreign.index = index++;

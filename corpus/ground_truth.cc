@@ -14,6 +14,16 @@ const char* MethodName(Method m) {
   return m < kMethodCount ? kNames[m] : "?";
 }
 
+const char* ResourceShapeKey(ResourceShape s) {
+  switch (s) {
+    case kResActive: return "active/-/-";
+    case kResPending: return "pending/-/-";
+    case kResRefused: return "terminated/403/2157";
+    case kResNotFound: return "terminated/404/1003";
+    default: return "?";
+  }
+}
+
 void RefusalCounts::Add(RefusalKind k, std::uint64_t n) {
   switch (k) {
     case RefusalKind::kSingle: single += n; break;
@@ -53,6 +63,7 @@ void GroundTruth::Merge(const GroundTruth& o) {
   for (std::size_t i = 0; i < responses_by_status.size(); ++i) responses_by_status[i] += o.responses_by_status[i];
   responses_without_status += o.responses_without_status;
   for (const auto& [code, n] : o.diag_codes) diag_codes[code] += n;
+  for (int i = 0; i < kResourceShapeCount; ++i) resource_instances[i] += o.resource_instances[i];
   bad_records.insert(bad_records.end(), o.bad_records.begin(), o.bad_records.end());
   if (o.has_time) {
     NoteTime(o.first_time);
@@ -130,6 +141,9 @@ Status GroundTruth::CheckConsistency() const {
   if (it != diag_codes.end()) single = it->second;
   // Every single refusal carries 2157 in ms-diagnostics; nothing else in a header does.
   if (single != total.single) return fail("messages with ms-diagnostics 2157 != single refusals");
+  if (resource_instances[kResRefused] != total.batch + total.notify) {
+    return fail("rlmi instances with msDiagCode 2157 != batch + NOTIFY refusals");
+  }
   std::set<std::string> stuck(stuck_call_ids.begin(), stuck_call_ids.end());
   if (stuck.size() != stuck_call_ids.size()) return fail("a stuck Call-ID listed twice");
   if (has_time && first_time > last_time) return fail("first time after last time");
@@ -173,6 +187,11 @@ nlohmann::json GroundTruth::ToJson(const Deployment& d) const {
   json diags = json::object();
   for (const auto& [code, n] : diag_codes) diags[std::to_string(code)] = n;
   j["diag_codes"] = diags;
+  json res = json::object();
+  for (int i = 0; i < kResourceShapeCount; ++i) {
+    if (resource_instances[i]) res[ResourceShapeKey(static_cast<ResourceShape>(i))] = resource_instances[i];
+  }
+  j["resources_by_state_status_diag"] = res;
   std::vector<BadRecord> bad = bad_records;
   std::sort(bad.begin(), bad.end(), [](const BadRecord& a, const BadRecord& b) {
     return a.file != b.file ? a.file < b.file : a.line < b.line;

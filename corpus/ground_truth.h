@@ -30,6 +30,11 @@ enum Method : std::uint8_t {
 };
 const char* MethodName(Method m);
 
+// rlmi resource instances written, by state/statusCode/msDiagCode (the
+// "state/status/diag" keys of `sipdex inspect`).
+enum ResourceShape : std::uint8_t { kResActive, kResPending, kResRefused, kResNotFound, kResourceShapeCount };
+const char* ResourceShapeKey(ResourceShape s);  // "active/-/-", "pending/-/-", "terminated/403/2157", "terminated/404/1003"
+
 enum class RefusalKind : std::uint8_t { kSingle = 0, kBatch = 1, kNotify = 2 };
 
 struct RefusalCounts {
@@ -75,6 +80,7 @@ struct GroundTruth {
   std::array<std::uint64_t, 700> responses_by_status{};  // index = status code
   std::uint64_t responses_without_status = 0;             // responses with no status line (old variant)
   std::map<int, std::uint64_t> diag_codes;                // code -> protocol records carrying it
+  std::array<std::uint64_t, kResourceShapeCount> resource_instances{};
   std::vector<BadRecord> bad_records;
   TimeMs first_time = 0;
   TimeMs last_time = 0;

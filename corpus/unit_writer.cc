@@ -193,8 +193,12 @@ class UnitWriter {
   }
   void EndRecord(RecordKind kind, std::uint32_t bits, bool time_ok, TimeMs t);
   TimeMs RecordTime();
-  void PutStamp(TimeMs t, bool impossible);
-  void PutHeaderLine(string_view level, string_view flag, TimeMs t, bool impossible);
+  static constexpr int kStampNormal = 0, kStampImpossible = 1, kStampGarbled = 2;
+  void PutStamp(TimeMs t, int mode);
+  void PutHeaderLine(string_view level, string_view flag, TimeMs t, int stamp_mode);
+  static int StampMode(std::uint32_t bad) {
+    return (bad & kMalformedTime) ? kStampImpossible : ((bad & kMalformedHeaderLine) ? kStampGarbled : kStampNormal);
+  }
   void PutTid();
   void WriteMsg(const Msg& m);
   void PutHeader(const Msg& m, Hdr h) {
@@ -378,6 +382,7 @@ Status UnitWriter::OpenPart() {
   a_.set_lines(0);
   a_.set_crlf(cur_.crlf);
   if (cur_.bom) {
+    // Framing makes a BOM an unflagged junk span; like blank lines, it is not counted as a record.
     a_.Reserve(3);
     a_.Put("\xEF\xBB\xBF");
   }
@@ -436,8 +441,8 @@ TimeMs UnitWriter::RecordTime() {
   return clock_;
 }
 
-void UnitWriter::PutStamp(TimeMs t, bool impossible) {
-  if (impossible) {
+void UnitWriter::PutStamp(TimeMs t, int mode) {
+  if (mode == kStampImpossible) {
     // Month 13, day 45, hour 25, minute 61: matches the timestamp pattern, is no date.
     a_.Put("13/45/");
     a_.Put(string_view(date_ + 6, 4));
@@ -459,7 +464,7 @@ void UnitWriter::PutStamp(TimeMs t, bool impossible) {
     a_.Pad(static_cast<unsigned>(c.year), 4);
     ms = ((t % kDayMs) + kDayMs) % kDayMs;
   }
-  a_.Put('-');
+  a_.Put(mode == kStampGarbled ? ' ' : '-');  // a garbled header line: "07/16/2014 10:17:57.003"
   a_.Pad(static_cast<unsigned>(ms / kMsPerHour), 2);
   a_.Put(':');
   a_.Pad(static_cast<unsigned>(ms / kMsPerMinute % 60), 2);
@@ -469,7 +474,7 @@ void UnitWriter::PutStamp(TimeMs t, bool impossible) {
   a_.Pad(static_cast<unsigned>(ms % 1000), 3);
 }
 
-void UnitWriter::PutHeaderLine(string_view level, string_view flag, TimeMs t, bool impossible) {
+void UnitWriter::PutHeaderLine(string_view level, string_view flag, TimeMs t, int stamp_mode) {
   a_.Put("TL_");
   a_.Put(level);
   a_.Put("(TF_");
@@ -487,7 +492,7 @@ void UnitWriter::PutHeaderLine(string_view level, string_view flag, TimeMs t, bo
   a_.Put('.');
   a_.Hex(tid_, 4, true);
   a_.Put("::");
-  PutStamp(t, impossible);
+  PutStamp(t, stamp_mode);
   a_.Put('.');
   seq_ += 1 + rng_.Below(24);
   a_.Hex(seq_, 8, srv_->upper_seq);
@@ -559,9 +564,9 @@ void UnitWriter::PutDiag(const Msg& m, const Diag& dg) {
 void UnitWriter::WriteMsg(const Msg& m) {
   BeginRecord();
   TimeMs t = RecordTime();
-  bool bad_time = (m.bad & kMalformedTime) != 0;
+  bool bad_time = (m.bad & (kMalformedTime | kMalformedHeaderLine)) != 0;
   bool legacy = legacy_part_;
-  PutHeaderLine("INFO", "PROTOCOL", t, bad_time);
+  PutHeaderLine("INFO", "PROTOCOL", t, StampMode(m.bad));
   if (legacy) {
     if (m.instance_tail) {
       a_.Put(" Instance-Id: ");
@@ -765,8 +770,8 @@ void UnitWriter::WriteDiagRecord(string_view severity, string_view text, string_
                                  string_view data, std::uint32_t bad) {
   BeginRecord();
   TimeMs t = RecordTime();
-  bool bad_time = (bad & kMalformedTime) != 0;
-  PutHeaderLine(severity == "error" ? "ERROR" : "WARN", "DIAG", t, bad_time);
+  bool bad_time = (bad & (kMalformedTime | kMalformedHeaderLine)) != 0;
+  PutHeaderLine(severity == "error" ? "ERROR" : "WARN", "DIAG", t, StampMode(bad));
   a_.Put(" (SIPStack,SIPAdminLog::WriteDiagnosticEvent:SIPAdminLog.cpp(830)) [");
   a_.Dec(corr_);
   a_.Put("] $$begin_record");
@@ -799,9 +804,23 @@ void UnitWriter::WriteDiagRecord(string_view severity, string_view text, string_
   a_.Put(srv_->fqdn);
   a_.Put(":5061");
   a_.Nl();
-  if (!data.empty()) {
+  if (bad & kMalformedSipLine) {
+    a_.Put("diagnostic detail without a field name");
+    a_.Nl();
+  }
+  if (!data.empty() || (bad & (kMalformedBinary | kMalformedLongLine))) {
     a_.Put("Data: ");
     a_.Put(data);
+    if (bad & kMalformedBinary) {
+      static constexpr char kJunk[] = {' ', '\x00', '\x02', '\x1b', '\x00', '\x07'};
+      a_.Put(string_view(kJunk, sizeof kJunk));
+    }
+    if (bad & kMalformedLongLine) {
+      a_.Reserve(80000 + 16);
+      a_.Put(" dump=");
+      std::size_t n = 70000 + rng_.Below(10000);
+      for (std::size_t i = 0; i < n; i += 16) a_.Hex(rng_.Next(), 16, true);
+    }
     a_.Nl();
   }
   a_.Put("$$end_record");
@@ -813,15 +832,13 @@ void UnitWriter::WriteDiagRecord(string_view severity, string_view text, string_
 void UnitWriter::WriteComponentRecord(const char* call_id) {
   BeginRecord();
   TimeMs t = RecordTime();
-  PutHeaderLine("VERBOSE", "COMPONENT", t, false);
+  PutHeaderLine("VERBOSE", "COMPONENT", t, kStampNormal);
   a_.Put(" (SIPStack,CSIPRequest::GetNextHopByRouteHeader:SIPRequest.cpp(2440))( 0000000001");
   a_.Hex(rng_.Next(), 6, true);
   a_.Put(" ) Exit - next hop for ");
   a_.Put(string_view(call_id, 32));
   a_.Put(" not found, Result 0xC3E93C5E(SIPPROXY_E_ROUTING)");
-  a_.Nl();
-  a_.Put("$$end_record");
-  a_.Nl();
+  a_.Nl();  // one-line trace: no $$begin_record, so no $$end_record either
   EndRecord(RecordKind::kOther, 0, true, t);
   last_time_ = t;
 }
@@ -829,7 +846,7 @@ void UnitWriter::WriteComponentRecord(const char* call_id) {
 void UnitWriter::WriteConnectionRecord() {
   BeginRecord();
   TimeMs t = RecordTime();
-  PutHeaderLine("INFO", "CONNECTION", t, false);
+  PutHeaderLine("INFO", "CONNECTION", t, kStampNormal);
   a_.Put(" (SIPStack,SIPAdminLog::TraceConnectionRecord:SIPAdminLog.cpp(160))$$begin_record");
   a_.Nl();
   a_.Put("Connection-Id: 0x");
@@ -869,7 +886,7 @@ void UnitWriter::WriteTruncatedTail() {
   BeginRecord();
   TimeMs t = RecordTime();
   bool legacy = legacy_part_;
-  PutHeaderLine("INFO", "PROTOCOL", t, false);
+  PutHeaderLine("INFO", "PROTOCOL", t, kStampNormal);
   if (!legacy) a_.Put(" (SIPStack,SIPAdminLog::TraceProtocolRecord:SIPAdminLog.cpp(125))$$begin_record");
   a_.Nl();
   a_.Put("Direction: incoming");
@@ -922,10 +939,15 @@ std::uint32_t UnitWriter::DrawBad() {
     forced_.long_line = false;
     return kMalformedLongLine;
   }
+  if (forced_.header_line) {
+    forced_.header_line = false;
+    return kMalformedHeaderLine;
+  }
   if (rng_.Chance(kPSipLine * r)) bits |= kMalformedSipLine;
   if (rng_.Chance(kPBinary * r)) bits |= kMalformedBinary;
   if (rng_.Chance(kPBadTime * r)) bits |= kMalformedTime;
   if (rng_.Chance(kPLongLine * r)) bits |= kMalformedLongLine;
+  if (rng_.Chance(kPHeaderLine * r)) bits |= kMalformedHeaderLine;
   return bits;
 }
 
@@ -1452,7 +1474,7 @@ void UnitWriter::BuildBatchRequestBody(string_view owner_uri, const std::vector<
 }
 
 // mode: 0 = refusals inline (terminated), 1 = online users pending (refused later in a NOTIFY),
-// 2 = a NOTIFY carrying the refusals.
+// 2 = a NOTIFY carrying only the refusals, 3 = everything active (a user endpoint's list).
 void UnitWriter::BuildRlmiBody(string_view owner_uri, const std::vector<int>& users, int mode, bool legacy,
                                bool decoy, bool notify) {
   body_.clear();
@@ -1482,11 +1504,14 @@ void UnitWriter::BuildRlmiBody(string_view owner_uri, const std::vector<int>& us
     body_ += "<resource uri=\"";
     body_ += user.uri;
     body_ += "\"><instance id=\"0\" state=\"";
-    if (online && mode != 1) {
+    bool refused = online && (mode == 0 || mode == 2);
+    bool pending = online && mode == 1;
+    gt_->resource_instances[refused ? kResRefused : (pending ? kResPending : kResActive)]++;
+    if (refused) {
       body_ += "terminated\" reason=\"forbidden\" statusCode=\"403\" cid=\"";
       body_ += cid;
       body_ += "\" msDiagCode=\"2157\"/></resource>";
-    } else if (online) {
+    } else if (pending) {
       body_ += "pending\" cid=\"";
       body_ += cid;
       body_ += "\"/></resource>";
@@ -1497,6 +1522,7 @@ void UnitWriter::BuildRlmiBody(string_view owner_uri, const std::vector<int>& us
     }
   }
   if (decoy) {
+    gt_->resource_instances[kResNotFound]++;
     body_ += "<resource uri=\"sip:former.employee";
     body_ += std::to_string(rng_.Range(1, 99));
     body_ += "@";
@@ -1592,7 +1618,7 @@ void UnitWriter::ScBatch(int ai, bool user_endpoint) {
     return;
   }
   Step(30, 900);
-  BuildRlmiBody(owner_uri, list_, app ? mode : 1, legacy, app != nullptr && rng_.Below(5) == 0, false);
+  BuildRlmiBody(owner_uri, list_, app ? mode : 3, legacy, app != nullptr && rng_.Below(5) == 0, false);
   Msg r = m;
   r.request = false;
   r.incoming = false;
