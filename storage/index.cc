@@ -876,11 +876,16 @@ Status IndexImpl::OpenDb(const std::string& dir, const IndexOptions& options) {
   rocksdb::Status s = options.read_only ? rocksdb::DB::OpenForReadOnly(db_options, dir, cfs, &handles_, &raw)
                                         : rocksdb::DB::Open(db_options, dir, cfs, &handles_, &raw);
   db_.reset(raw);  // adopt at once
+  if (options.read_only && s.IsInvalidArgument() && s.ToString().find("olumn famil") != std::string::npos) {
+    // Killed while the index was being created: nothing was ever committed.
+    return Status::NotFound("no index at " + dir + " (its creation was interrupted; run sipdex ingest)");
+  }
   SIPDEX_RETURN_IF_ERROR(FromRocks(s, "open " + dir));
   std::string v;
   s = db_->Get(rocksdb::ReadOptions(), meta(), kFormatKey, &v);
   if (s.IsNotFound()) {
-    if (options.read_only) return Status::Corruption(dir + ": no format version (not a sipdex index?)");
+    // Killed between creating the database and writing its version: empty.
+    if (options.read_only) return Status::NotFound("no index at " + dir + " (its creation was interrupted; run sipdex ingest)");
     return FromRocks(db_->Put(rocksdb::WriteOptions(), meta(), kFormatKey, std::to_string(kFormatVersion)),
                      "open " + dir);
   }
