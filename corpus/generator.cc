@@ -68,6 +68,9 @@ std::vector<UnitPlan> Plan(const GenOptions& o, const Deployment& d) {
   // Every kind of bad input appears at least once, in the first Front End's first day.
   ForcedBad& f = units[0].forced;
   f.truncated_at_end = f.header_line = f.sip_line = f.binary = f.bad_time = f.long_line = f.junk_at_start = f.empty_file = true;
+  // A BOM and a gzip file in the second and third unit (any size of corpus has both).
+  if (units.size() > 1) units[1].forced.bom = true;
+  if (units.size() > 2) units[2].forced.gz = true;
   // One foreign look-alike file, on a day drawn from the seed.
   UnitPlan foreign;
   foreign.index = index++;

@@ -353,9 +353,9 @@ Status UnitWriter::Flush() {
 Status UnitWriter::OpenPart() {
   ++part_;
   cur_ = FileTruth();
-  cur_.gz = rng_.Chance(kPGz);
+  cur_.gz = rng_.Chance(kPGz) || (part_ == 1 && forced_.gz);
   cur_.crlf = rng_.Chance(kPCrlf);
-  cur_.bom = part_ == 1 && rng_.Chance(kPBom);
+  cur_.bom = part_ == 1 && (rng_.Chance(kPBom) || forced_.bom);
   trunc_end_ = rng_.Chance(kPTruncatedEnd * p_.bad_rate);
   if (part_ == 1 && forced_.truncated_at_end) trunc_end_ = true;
   // One file in ten holds a search appended in the legacy shape (Lync 2010 logs).

@@ -23,6 +23,8 @@ struct ForcedBad {
   bool long_line = false;
   bool junk_at_start = false;
   bool empty_file = false;
+  bool bom = false;   // not bad input: the format allows it; forced so small corpora have one
+  bool gz = false;    // likewise, a gzip-compressed first part
 };
 
 struct UnitPlan {

@@ -1,0 +1,190 @@
+// The key test of the generator: the indexer's readers, framer and parser (the
+// code behind `sipdex inspect`) must find exactly the counts the ground truth
+// promises, for several seeds. A disagreement is a bug in one of the two.
+
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "corpus/generator.h"
+#include "indexer/framer.h"
+#include "indexer/parser.h"
+#include "indexer/reader.h"
+#include "tests/corpus/test_util.h"
+
+using namespace sipdex;
+using namespace sipdex::corpus;
+using sipdex::corpus::testing::ScratchDir;
+
+namespace {
+
+// What the parser sees, counted the way `sipdex inspect` counts: spans that
+// are whitespace-only or BOM junk (unflagged junk) are not records.
+struct ParsedCounts {
+  std::map<std::string, std::uint64_t> bytes_per_file;
+  std::map<std::string, std::uint64_t> records_per_file;
+  std::map<std::string, std::uint64_t> by_kind;
+  std::map<std::string, std::uint64_t> requests_by_method;
+  std::map<std::string, std::uint64_t> responses_by_status;
+  std::map<std::string, std::uint64_t> responses_by_method;
+  std::map<std::string, std::uint64_t> diag_codes;
+  std::map<std::string, std::uint64_t> resources;
+  std::set<std::tuple<std::string, std::uint64_t, std::string>> malformed;
+  TimeMs first = 0, last = 0;
+  bool has_time = false;
+};
+
+std::string Key(std::string_view s) { return std::string(s); }
+
+ParsedCounts ParseCorpus(const std::string& dir, const GroundTruth& gt) {
+  ParsedCounts pc;
+  std::vector<std::string> paths;
+  for (const FileTruth& f : gt.files) paths.push_back(dir + "/" + f.name);
+  auto files = ExpandInputs(paths);
+  REQUIRE(files.ok());
+  REQUIRE(files->size() == gt.files.size());
+  Record record;
+  for (const LogicalFile& file : *files) {
+    std::string base = file.name.substr(file.name.find_last_of('/') + 1);
+    auto reader = OpenLogicalFile(file);
+    REQUIRE(reader.ok());
+    RecordFramer framer;
+    RecordBatch batch;
+    TimeMs carry = 0;
+    std::vector<char> chunk(1 << 20);
+    std::uint64_t records = 0;
+    auto visit = [&](const Record& r) {
+      if (r.kind == RecordKind::kJunk && r.malformed == kMalformedNone) return;
+      ++records;
+      pc.by_kind[Key(RecordKindName(r.kind))]++;
+      if (r.kind == RecordKind::kProtocol) {
+        if (r.type == MessageType::kRequest) {
+          pc.requests_by_method[Key(r.method)]++;
+        } else if (r.type == MessageType::kResponse) {
+          pc.responses_by_status[r.status >= 0 ? std::to_string(r.status) : "none"]++;
+          pc.responses_by_method[Key(r.cseq_method)]++;
+        }
+        std::set<int> codes;
+        for (const Diagnostic& d : r.diagnostics) codes.insert(d.code);
+        for (int c : codes) pc.diag_codes[std::to_string(c)]++;
+        for (const ResourceInstance& ri : r.resources) {
+          pc.resources[(ri.state.empty() ? "-" : Key(ri.state)) + "/" +
+                       (ri.status >= 0 ? std::to_string(ri.status) : "-") + "/" +
+                       (ri.diag >= 0 ? std::to_string(ri.diag) : "-")]++;
+        }
+      }
+      if (r.has_time && (r.kind == RecordKind::kProtocol || r.kind == RecordKind::kDiagnostic ||
+                         r.kind == RecordKind::kOther)) {
+        if (!pc.has_time || r.time < pc.first) pc.first = r.time;
+        if (!pc.has_time || r.time > pc.last) pc.last = r.time;
+        pc.has_time = true;
+      }
+      if (r.malformed != kMalformedNone) pc.malformed.emplace(base, r.line, MalformedReasons(r.malformed));
+    };
+    for (;;) {
+      auto got = (*reader)->Read(chunk.data(), chunk.size());
+      REQUIRE(got.ok());
+      if (*got == 0) break;
+      framer.Feed(std::string_view(chunk.data(), *got));
+      while (framer.NextBatch(&batch)) ParseBatch(batch, &record, &carry, visit);
+    }
+    framer.Finish();
+    while (framer.NextBatch(&batch)) ParseBatch(batch, &record, &carry, visit);
+    pc.bytes_per_file[base] = framer.bytes_fed();
+    pc.records_per_file[base] = records;
+    if (framer.bytes_fed() == 0) pc.malformed.emplace(base, 0, MalformedReasons(kMalformedEmptyFile));
+  }
+  return pc;
+}
+
+template <typename Array>
+std::map<std::string, std::uint64_t> ByMethod(const Array& a) {
+  std::map<std::string, std::uint64_t> m;
+  for (int i = 0; i < kMethodCount; ++i) {
+    if (a[i]) m[MethodName(static_cast<Method>(i))] = a[i];
+  }
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("The parser agrees with every count of the ground truth for three seeds", "[corpus][ground-truth][indexer]") {
+  for (std::uint64_t seed : {101, 202, 303}) {
+    INFO("seed " << seed);
+    ScratchDir dir("agree");
+    GenOptions o;
+    o.seed = seed;
+    o.size_bytes = 4'000'000;
+    o.days = 4;
+    o.start = *ParseIsoTime("2014-07-12");
+    o.roll_bytes = 300 * 1024;
+    o.bad_rate = 40;  // plenty of every kind of bad input in a few MB
+    o.out_dir = dir.path();
+    auto gen = GenerateCorpus(o);
+    REQUIRE(gen.ok());
+    const GroundTruth& gt = gen->truth;
+    ParsedCounts pc = ParseCorpus(dir.path(), gt);
+
+    // Bytes and records, per file and in total.
+    std::map<std::string, std::uint64_t> bytes, records;
+    for (const FileTruth& f : gt.files) {
+      bytes[f.name] = f.bytes;
+      records[f.name] = f.records;
+    }
+    REQUIRE(pc.bytes_per_file == bytes);
+    REQUIRE(pc.records_per_file == records);
+    std::map<std::string, std::uint64_t> kinds;
+    for (int i = 0; i < kRecordKindCount; ++i) {
+      if (gt.records_by_kind[i]) kinds[Key(RecordKindName(static_cast<RecordKind>(i)))] = gt.records_by_kind[i];
+    }
+    REQUIRE(pc.by_kind == kinds);
+    REQUIRE(pc.by_kind["protocol"] > 3000);
+    REQUIRE(pc.by_kind["diagnostic"] > 50);
+    REQUIRE(pc.by_kind["other"] > 50);
+
+    // Methods, statuses, CSeq methods of responses.
+    REQUIRE(pc.requests_by_method == ByMethod(gt.requests_by_method));
+    REQUIRE(pc.responses_by_method == ByMethod(gt.responses_by_method));
+    std::map<std::string, std::uint64_t> statuses;
+    for (std::size_t i = 0; i < gt.responses_by_status.size(); ++i) {
+      if (gt.responses_by_status[i]) statuses[std::to_string(i)] = gt.responses_by_status[i];
+    }
+    if (gt.responses_without_status) statuses["none"] = gt.responses_without_status;
+    REQUIRE(pc.responses_by_status == statuses);
+
+    // ms-diagnostics codes (messages carrying each) and rlmi resource instances.
+    std::map<std::string, std::uint64_t> diags;
+    for (const auto& [code, n] : gt.diag_codes) diags[std::to_string(code)] = n;
+    REQUIRE(pc.diag_codes == diags);
+    std::map<std::string, std::uint64_t> resources;
+    for (int i = 0; i < kResourceShapeCount; ++i) {
+      if (gt.resource_instances[i]) resources[ResourceShapeKey(static_cast<ResourceShape>(i))] = gt.resource_instances[i];
+    }
+    REQUIRE(pc.resources == resources);
+    REQUIRE(pc.resources["terminated/403/2157"] == gt.TotalRefusals().batch + gt.TotalRefusals().notify);
+
+    // Every bad record, with its file, line and reasons.
+    std::set<std::tuple<std::string, std::uint64_t, std::string>> bad;
+    for (const BadRecord& b : gt.bad_records) bad.emplace(b.file, b.line, MalformedReasons(b.bits));
+    REQUIRE(bad.size() == gt.bad_records.size());
+    REQUIRE(pc.malformed == bad);
+    std::set<std::uint32_t> reasons_seen;
+    for (const BadRecord& b : gt.bad_records) reasons_seen.insert(b.bits);
+    for (std::uint32_t bit : {kMalformedTruncated, kMalformedHeaderLine, kMalformedTime, kMalformedSipLine,
+                              kMalformedBinary, kMalformedLongLine, kMalformedForeign, kMalformedJunk,
+                              kMalformedEmptyFile}) {
+      INFO(MalformedBitName(bit));
+      REQUIRE(reasons_seen.count(bit) == 1);
+    }
+
+    // First and last time.
+    REQUIRE(pc.has_time == gt.has_time);
+    REQUIRE(FormatTime(pc.first) == FormatTime(gt.first_time));
+    REQUIRE(FormatTime(pc.last) == FormatTime(gt.last_time));
+  }
+}
