@@ -29,9 +29,10 @@ struct FieldRef {
   std::string name;            // lower case path before any header part ("from.uri", "header", "response")
   std::string header;          // for header.NAME: NAME as typed (quotes removed); empty otherwise
   bool header_quoted = false;  // header."NAME" form
+  bool header_form = false;    // typed as header.NAME (a plain `header` is not)
   SourceSpan span;
 
-  bool IsHeader() const { return name == "header"; }
+  bool IsHeader() const { return header_form; }
   std::string ToString() const;
 };
 

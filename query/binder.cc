@@ -570,6 +570,19 @@ Result<BoundQuery> ParseAndBind(std::string_view text, const BindOptions& option
   return Bind(*q, options, error);
 }
 
+BoundField CatalogueField(FieldId id) {
+  const FieldInfo& info = GetField(id);
+  BoundField f;
+  f.source = FieldSource::kRecord;
+  f.info = &info;
+  f.type = info.type;
+  f.multi = info.multi;
+  f.per_resource = info.per_resource;
+  f.case_insensitive = IsCaseInsensitive(id);
+  f.name = std::string(info.name);
+  return f;
+}
+
 std::string NearestFieldName(std::string_view name) {
   std::string target = Lower(name);
   std::size_t best = 3;

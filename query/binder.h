@@ -128,6 +128,9 @@ Result<BoundQuery> Bind(const Query& query, const BindOptions& options, QueryErr
 // Parse + Bind.
 Result<BoundQuery> ParseAndBind(std::string_view text, const BindOptions& options, QueryError* error = nullptr);
 
+// A bound record field for a catalogue entry (used for output columns).
+BoundField CatalogueField(FieldId id);
+
 // The catalogue name nearest to `name` (Damerau-Levenshtein distance at most
 // 2 and less than the name's length), or "" when none is that close.
 std::string NearestFieldName(std::string_view name);

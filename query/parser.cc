@@ -132,6 +132,7 @@ struct action<gr::header_field> {
   static void apply(const ActionInput& in, ParseState& s) {
     FieldRef f;
     f.name = "header";
+    f.header_form = true;
     f.span = SpanOf(in, s);
     std::string_view text = in.string_view().substr(7);  // after "header."
     if (!text.empty() && text.front() == '"') {

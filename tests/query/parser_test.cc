@@ -87,6 +87,8 @@ TEST_CASE("Parse reads header and response fields", "[query][parser]") {
   CHECK(e.children[1]->field.header_quoted);
   CHECK(e.children[2]->field.name == "response.status");
   CHECK(Canon("response exists") == "response exists");
+  // Regression (fuzz_query): a plain field named `header` printed as "header.".
+  CHECK(Canon("a = 1 | fields time, header, call_id") == "a = 1 | fields time, header, call_id");
 }
 
 TEST_CASE("Parse reads every time scope", "[query][parser]") {

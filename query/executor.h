@@ -1,0 +1,62 @@
+#pragma once
+// Runs a query against an index snapshot: parse, bind, plan, then read the
+// candidate records (postings first, then the time map), evaluate the search,
+// and stream rows through the stages into an output writer.
+//
+// Rows: without stages, one row per matching record (or per matching rlmi
+// resource instance, see query/evaluator.h) with the record columns below;
+// count/top/distinct/fields change the columns. Records come in index order
+// (file by file, time order within a file); `| sort time` orders globally.
+
+#include <cstddef>
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "query/output.h"
+#include "storage/index.h"
+
+namespace sipdex::query {
+
+struct QueryOptions {
+  OutputFormat format = OutputFormat::kTable;
+  // Print the plan instead of running the query.
+  bool explain = false;
+  // --tz as an offset from UTC (see ParseTimeZone); applies to times typed in the query.
+  std::int64_t tz_offset_ms = 0;
+  // Bytes a stateful stage (sort, count, top, distinct, flow) may hold.
+  // Sort spills beyond it; the others fail with ResourceExhausted. Default 64 MiB.
+  std::size_t memory_limit = 64u << 20;
+};
+
+struct QueryStats {
+  std::uint64_t candidates = 0;       // ids from postings (0 when scanning)
+  std::uint64_t records_read = 0;     // records decoded from segments
+  std::uint64_t records_parsed = 0;
+  std::uint64_t records_matched = 0;  // records the search matched
+  std::uint64_t rows = 0;             // rows the search produced (instances count separately)
+  std::uint64_t rows_written = 0;     // rows the output printed
+};
+
+// The columns of a record row for `format`: raw uses none (it prints the
+// record text), table uses
+//   time server type method status from to call_id diag
+// jsonl, csv and flow use
+//   time server file line kind type direction peer method ruri status reason
+//   from to call_id cseq diag malformed
+// and rows of per-resource queries add resource.uri resource.state
+// resource.status resource.diag.
+std::vector<std::string> RecordColumns(OutputFormat format, bool per_resource);
+
+// Runs `text` on `snapshot`, writing rows (or the plan, with explain) to
+// `out`. Errors: InvalidArgument for a bad query (message = the formatted
+// error with caret) or an impossible format (raw after count); ResourceExhausted
+// when a stage exceeds the memory bound; storage errors as they come. `stats`
+// may be null.
+Status RunQuery(const storage::IndexSnapshot& snapshot, std::string_view text, const QueryOptions& options,
+                std::ostream* out, QueryStats* stats);
+
+}  // namespace sipdex::query

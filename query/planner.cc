@@ -1,0 +1,226 @@
+#include "query/planner.h"
+
+#include <algorithm>
+
+namespace sipdex::query {
+namespace {
+
+constexpr TimeMs kMinTime = std::numeric_limits<TimeMs>::min();
+constexpr TimeMs kMaxTime = std::numeric_limits<TimeMs>::max();
+
+// Values shared by a large part of any corpus: postings on them cost more than
+// they prune when a rarer equality is there.
+bool IsWeakField(FieldId id) {
+  switch (id) {
+    case FieldId::kType: case FieldId::kDirection: case FieldId::kKind: case FieldId::kLevel:
+    case FieldId::kFlag: case FieldId::kComponent: case FieldId::kMalformed:
+      return true;
+    default:
+      return false;
+  }
+}
+
+struct Driver {
+  PostingsNode node;
+  bool weak = false;
+};
+
+std::optional<Driver> DriverOf(const BoundExpr& e) {
+  switch (e.kind) {
+    case BoundExpr::Kind::kCompare: {
+      if (e.field.source != FieldSource::kRecord || e.field.info == nullptr || !e.field.info->indexed) {
+        return std::nullopt;
+      }
+      if (e.op != Op::kEq && e.op != Op::kIn) return std::nullopt;
+      Driver d;
+      d.weak = IsWeakField(e.field.info->id);
+      std::vector<PostingsNode> lookups;
+      for (const BoundValue& v : e.values) {
+        PostingsNode n;
+        n.kind = PostingsNode::Kind::kLookup;
+        n.field = e.field.info->id;
+        n.value = v.text;
+        lookups.push_back(std::move(n));
+      }
+      if (lookups.size() == 1) {
+        d.node = std::move(lookups[0]);
+      } else {
+        d.node.kind = PostingsNode::Kind::kUnion;
+        d.node.children = std::move(lookups);
+      }
+      return d;
+    }
+    case BoundExpr::Kind::kAnd: {
+      std::vector<Driver> strong, weak;
+      for (const auto& c : e.children) {
+        std::optional<Driver> d = DriverOf(*c);
+        if (!d) continue;
+        (d->weak ? weak : strong).push_back(std::move(*d));
+      }
+      std::vector<Driver>& use = strong.empty() ? weak : strong;
+      if (use.empty()) return std::nullopt;
+      if (use.size() == 1) return std::move(use[0]);
+      Driver d;
+      d.weak = strong.empty();
+      d.node.kind = PostingsNode::Kind::kIntersect;
+      for (Driver& x : use) d.node.children.push_back(std::move(x.node));
+      return d;
+    }
+    case BoundExpr::Kind::kOr: {
+      Driver d;
+      d.node.kind = PostingsNode::Kind::kUnion;
+      for (const auto& c : e.children) {
+        std::optional<Driver> x = DriverOf(*c);
+        if (!x) return std::nullopt;
+        d.weak = d.weak || x->weak;
+        d.node.children.push_back(std::move(x->node));
+      }
+      return d;
+    }
+    case BoundExpr::Kind::kNot:
+    case BoundExpr::Kind::kTimeRange:
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string PostingsNode::ToString() const {
+  switch (kind) {
+    case Kind::kLookup: return std::string(GetField(field).name) + " = \"" + value + "\"";
+    case Kind::kUnion:
+    case Kind::kIntersect: {
+      std::string out = kind == Kind::kUnion ? "union(" : "intersect(";
+      for (std::size_t i = 0; i < children.size(); ++i) out += (i ? ", " : "") + children[i].ToString();
+      return out + ")";
+    }
+  }
+  return "?";
+}
+
+void TimeBounds(const BoundExpr& e, TimeMs* from, TimeMs* to) {
+  *from = kMinTime;
+  *to = kMaxTime;
+  switch (e.kind) {
+    case BoundExpr::Kind::kTimeRange:
+      *from = e.from;
+      *to = e.to;
+      return;
+    case BoundExpr::Kind::kCompare: {
+      if (e.field.source != FieldSource::kRecord || e.field.info == nullptr ||
+          e.field.info->id != FieldId::kTime || e.values.empty()) {
+        return;
+      }
+      TimeMs v = e.values[0].number;
+      switch (e.op) {
+        case Op::kEq: *from = v; *to = v + 1; return;
+        case Op::kGe: *from = v; return;
+        case Op::kGt: *from = v + 1; return;
+        case Op::kLe: *to = v + 1; return;
+        case Op::kLt: *to = v; return;
+        default: return;
+      }
+    }
+    case BoundExpr::Kind::kAnd:
+      for (const auto& c : e.children) {
+        TimeMs f, t;
+        TimeBounds(*c, &f, &t);
+        *from = std::max(*from, f);
+        *to = std::min(*to, t);
+      }
+      return;
+    case BoundExpr::Kind::kOr: {
+      TimeMs lo = kMaxTime, hi = kMinTime;
+      for (const auto& c : e.children) {
+        TimeMs f, t;
+        TimeBounds(*c, &f, &t);
+        lo = std::min(lo, f);
+        hi = std::max(hi, t);
+      }
+      *from = lo;
+      *to = hi;
+      return;
+    }
+    case BoundExpr::Kind::kNot:
+      return;
+  }
+}
+
+std::optional<PostingsNode> ChooseDriver(const BoundExpr& e) {
+  std::optional<Driver> d = DriverOf(e);
+  if (!d) return std::nullopt;
+  return std::move(d->node);
+}
+
+bool ReadsOnlyStoredFields(const BoundExpr& e) {
+  if (e.kind == BoundExpr::Kind::kTimeRange) return true;
+  if (e.kind == BoundExpr::Kind::kCompare) {
+    if (e.field.source != FieldSource::kRecord) return false;
+    switch (e.field.info->id) {
+      case FieldId::kTime: case FieldId::kServer: case FieldId::kFile: case FieldId::kLine:
+      case FieldId::kKind: case FieldId::kMalformed: case FieldId::kText:
+        return true;
+      default:
+        return false;
+    }
+  }
+  for (const auto& c : e.children) {
+    if (!ReadsOnlyStoredFields(*c)) return false;
+  }
+  return true;
+}
+
+Plan MakePlan(const BoundQuery& q, const storage::IndexSnapshot& snapshot, bool needs_parse) {
+  Plan plan;
+  plan.needs_parse = needs_parse;
+  if (q.where) {
+    plan.search = q.where->ToString();
+    plan.driver = ChooseDriver(*q.where);
+    TimeBounds(*q.where, &plan.from, &plan.to);
+    plan.uses_response = q.where->UsesResponse();
+  }
+  for (const BoundStage& s : q.stages) plan.stages.push_back(s.ToString());
+  const std::vector<storage::SegmentInfo>& map = snapshot.time_map();
+  plan.total_segments = map.size();
+  for (std::size_t i = 0; i < map.size(); ++i) {
+    const storage::SegmentInfo& s = map[i];
+    plan.total_records += s.count;
+    // Segments whose records have no time keep the previous record's time, so
+    // min > max (no time at all) segments are kept unless the range is empty.
+    bool overlaps = plan.from < plan.to &&
+                    (s.min_time > s.max_time || (s.max_time >= plan.from && s.min_time < plan.to));
+    if (overlaps) {
+      plan.segments.push_back(i);
+      plan.segment_records += s.count;
+    }
+  }
+  return plan;
+}
+
+std::string Plan::ToString() const {
+  std::string out = "search: " + (search.empty() ? std::string("(everything)") : search) + "\n";
+  if (driver) {
+    out += "driven by postings: " + driver->ToString() + "\n";
+  } else {
+    out += "no postings apply: scanning segments\n";
+  }
+  if (from == kMinTime && to == kMaxTime) {
+    out += "time: not restricted\n";
+  } else {
+    out += "time: [" + (from == kMinTime ? std::string("-inf") : FormatTime(from)) + ", " +
+           (to == kMaxTime ? std::string("+inf") : FormatTime(to)) + ")\n";
+  }
+  out += "segments: " + std::to_string(segments.size()) + " of " + std::to_string(total_segments) + " overlap (" +
+         std::to_string(segment_records) + " of " + std::to_string(total_records) + " records); " +
+         std::to_string(total_segments - segments.size()) + " pruned by time\n";
+  out += driver ? "reads: only the candidate records of those segments\n"
+                : "reads: every record of those segments\n";
+  out += needs_parse ? "parse: each candidate record is parsed\n"
+                     : "parse: not needed (the search reads stored columns only)\n";
+  if (uses_response) out += "responses: paired by call_id postings (Call-ID + CSeq number + method)\n";
+  for (const std::string& s : stages) out += "stage: " + s + "\n";
+  return out;
+}
+
+}  // namespace sipdex::query

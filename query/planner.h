@@ -1,0 +1,70 @@
+#pragma once
+// Bound query -> plan: which postings drive the search, which time range
+// prunes segments, which segments must be decoded. `sipdex query --explain`
+// prints Plan::ToString().
+//
+// Postings drive a search when its top level is an `and` with at least one
+// equality / `in` on an indexed field (storage/schema.h), or an `or` whose
+// every branch is driven. Postings are a superset filter (storage/index.h),
+// so every candidate is still checked by the evaluator. Equalities on very
+// common values (type, direction, kind, level, flag, component, malformed)
+// only drive when nothing better is there. Without postings, the plan scans
+// the segments whose time span overlaps the search's time range.
+
+#include <cstddef>
+#include <limits>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "common/time.h"
+#include "query/binder.h"
+#include "storage/index.h"
+
+namespace sipdex::query {
+
+// A set of record ids built from postings.
+struct PostingsNode {
+  enum class Kind : std::uint8_t { kLookup, kUnion, kIntersect };
+  Kind kind = Kind::kLookup;
+  FieldId field = FieldId::kTime;  // kLookup
+  std::string value;               // kLookup: the value as the binder normalised it
+  std::vector<PostingsNode> children;
+
+  // `call_id = "abc"`, `union(a, b)`, `intersect(a, b)`.
+  std::string ToString() const;
+};
+
+struct Plan {
+  std::optional<PostingsNode> driver;  // nullopt: scan segments
+  TimeMs from = std::numeric_limits<TimeMs>::min();  // the search only matches time in [from, to)
+  TimeMs to = std::numeric_limits<TimeMs>::max();
+  std::vector<std::size_t> segments;  // time_map indexes that overlap [from, to), ascending
+  std::size_t total_segments = 0;
+  std::uint64_t total_records = 0;
+  std::uint64_t segment_records = 0;  // records in `segments`
+  bool needs_parse = true;            // the search or the output reads more than the stored columns
+  bool uses_response = false;         // response.* lookups by call_id
+  std::string search;                 // the bound search, printed
+  std::vector<std::string> stages;    // the bound stages, printed
+
+  // Several lines for --explain.
+  std::string ToString() const;
+};
+
+// Builds the plan of `q` over `snapshot`. `needs_parse` is decided by the
+// executor (it knows the output format) and passed in.
+Plan MakePlan(const BoundQuery& q, const storage::IndexSnapshot& snapshot, bool needs_parse);
+
+// The [from, to) time range a search can match (the hull over `or`).
+void TimeBounds(const BoundExpr& e, TimeMs* from, TimeMs* to);
+
+// The postings that drive `e`, or nullopt.
+std::optional<PostingsNode> ChooseDriver(const BoundExpr& e);
+
+// True when every field `e` reads is kept by storage without parsing the
+// record text: time, server, file, line, kind, malformed and text.
+bool ReadsOnlyStoredFields(const BoundExpr& e);
+
+}  // namespace sipdex::query
