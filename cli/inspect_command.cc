@@ -428,12 +428,12 @@ class Inspector {
       framer.Feed(std::string_view(chunk.data(), *got));
       while (framer.NextBatch(&batch)) {
         wave.push_back(std::move(batch));
-        if (wave.size() >= static_cast<std::size_t>(threads_) * 2) RunWave(&wave, file.name);
+        if (wave.size() >= static_cast<std::size_t>(threads_) * 2) RunWave(&wave, file.name, &framer);
       }
     }
     framer.Finish();
     while (framer.NextBatch(&batch)) wave.push_back(std::move(batch));
-    RunWave(&wave, file.name);
+    RunWave(&wave, file.name, &framer);
     summary_.bytes += framer.bytes_fed();
     if (framer.bytes_fed() == 0) summary_.AddMalformed(file.name, 0, kMalformedEmptyFile);
   }
@@ -444,7 +444,7 @@ class Inspector {
  private:
   // Parses the batches of `wave` on up to threads_ threads, then prints and
   // merges their results in order.
-  void RunWave(std::vector<RecordBatch>* wave, const std::string& file) {
+  void RunWave(std::vector<RecordBatch>* wave, const std::string& file, RecordFramer* framer) {
     if (wave->empty()) return;
     std::vector<BatchResult> results(wave->size());
     if (threads_ == 1 || wave->size() == 1) {
@@ -464,6 +464,7 @@ class Inspector {
       if (!r.output.empty()) std::fwrite(r.output.data(), 1, r.output.size(), stdout);
       summary_.Merge(r.summary);
     }
+    for (RecordBatch& b : *wave) framer->Recycle(std::move(b));
     wave->clear();
   }
 

@@ -95,6 +95,13 @@ RecordFramer::RecordFramer(const FramerOptions& options) : options_(options) {
 void RecordFramer::Feed(std::string_view bytes) {
   if (finished_ || bytes.empty()) return;
   fed_ += bytes.size();
+  if (buf_.capacity() < buf_.size() + bytes.size()) {
+    // Grow once to hold a whole batch plus a chunk or two, not by doubling.
+    std::string bigger = TakeSpare();
+    bigger.reserve(std::max(buf_.size() + bytes.size(), options_.batch_bytes + 2 * bytes.size()));
+    bigger.append(buf_);
+    buf_.swap(bigger);
+  }
   buf_.append(bytes.data(), bytes.size());
   Scan(false);
   MaybeEmitBatch(false);
@@ -169,6 +176,26 @@ void RecordFramer::Scan(bool at_eof) {
           continue;
         }
       }
+      // Fast path: most lines cannot start or end anything. Only lines
+      // beginning "TL_", "$$", a digit or a BOM byte need a closer look.
+      {
+        char c0 = rest[0];
+        bool candidate;
+        if (c0 == 'T') {
+          candidate = avail < 3 ? (rest == std::string_view("TL_").substr(0, avail)) : rest.substr(0, 3) == "TL_";
+        } else if (c0 == '$') {
+          candidate = avail < 2 || rest[1] == '$';
+        } else {
+          candidate = IsDigit(c0) || c0 == kBom[0];
+        }
+        if (!candidate) {
+          line_classified_ = true;
+          pending_end_ = false;
+        }
+      }
+    }
+    if (!line_classified_) {
+      std::string_view rest = std::string_view(buf_).substr(line_begin_);
       std::string_view peek = rest.substr(0, kPeekBytes);
       std::size_t nl = peek.find('\n');
       bool complete = nl != std::string_view::npos;
@@ -245,9 +272,11 @@ void RecordFramer::Scan(bool at_eof) {
 
 void RecordFramer::MaybeEmitBatch(bool force) {
   // Hand out batches of closed spans, each at least batch_bytes (except the
-  // last one at the end of the file).
+  // last one at the end of the file). The common case (the batch starts the
+  // buffer and less than a batch follows it) moves the buffer into the batch
+  // and copies only the tail, so each input byte is copied once by Feed().
   std::size_t first = 0;
-  std::size_t consumed = 0;  // bytes of buf_ handed out
+  std::size_t consumed = 0;  // bytes at the front of buf_ already handed out by copy
   while (first < spans_.size()) {
     std::size_t bytes = 0;
     std::size_t last = first;
@@ -257,24 +286,54 @@ void RecordFramer::MaybeEmitBatch(bool force) {
     batch.offset = spans_[first].offset;
     batch.line = spans_[first].line;
     batch.sequence = next_sequence_++;
-    std::size_t begin = static_cast<std::size_t>(batch.offset - buf_offset_);
-    batch.data.assign(buf_, begin, bytes);
     batch.spans.assign(spans_.begin() + static_cast<std::ptrdiff_t>(first),
                        spans_.begin() + static_cast<std::ptrdiff_t>(last));
-    consumed = begin + bytes;
+    std::size_t begin = static_cast<std::size_t>(batch.offset - buf_offset_);
+    std::size_t tail = buf_.size() - (begin + bytes);
+    if (begin == 0 && tail <= bytes) {
+      std::string next = TakeSpare();
+      next.reserve(std::max(buf_.capacity(), tail));
+      next.assign(buf_, bytes, tail);
+      batch.data = std::move(buf_);
+      batch.data.resize(bytes);
+      buf_ = std::move(next);
+      Shift(bytes);
+    } else {
+      batch.data = TakeSpare();
+      batch.data.assign(buf_, begin, bytes);
+      consumed = begin + bytes;
+    }
     ready_.push_back(std::move(batch));
     first = last;
   }
   if (first > 0) spans_.erase(spans_.begin(), spans_.begin() + static_cast<std::ptrdiff_t>(first));
   if (consumed > 0) {
-    // Drop the handed-out bytes; positions into buf_ shift by `consumed`.
     buf_.erase(0, consumed);
-    buf_offset_ += consumed;
-    done_ -= consumed;
-    span_begin_ -= consumed;
-    line_begin_ -= consumed;
-    scan_pos_ -= consumed;
+    Shift(consumed);
   }
+}
+
+// Positions into buf_ move back by n bytes (dropped from its front).
+void RecordFramer::Shift(std::size_t n) {
+  buf_offset_ += n;
+  done_ -= n;
+  span_begin_ -= n;
+  line_begin_ -= n;
+  scan_pos_ -= n;
+}
+
+void RecordFramer::Recycle(RecordBatch&& batch) {
+  if (batch.data.capacity() >= options_.batch_bytes && spare_.size() < 4) spare_.push_back(std::move(batch.data));
+  batch.data = std::string();
+  batch.spans.clear();
+}
+
+std::string RecordFramer::TakeSpare() {
+  if (spare_.empty()) return std::string();
+  std::string s = std::move(spare_.back());
+  spare_.pop_back();
+  s.clear();
+  return s;
 }
 
 bool RecordFramer::NextBatch(RecordBatch* batch) {
@@ -283,6 +342,8 @@ bool RecordFramer::NextBatch(RecordBatch* batch) {
     ready_head_ = 0;
     return false;
   }
+  // The caller's previous batch buffer is reused for later batches.
+  Recycle(std::move(*batch));
   *batch = std::move(ready_[ready_head_++]);
   if (ready_head_ == ready_.size()) {
     ready_.clear();

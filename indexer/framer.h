@@ -109,10 +109,15 @@ class RecordFramer {
   // yields no span at all (the caller reports kMalformedEmptyFile).
   void Finish();
 
-  // Moves the next complete batch into *batch (its previous content is
-  // replaced, its capacity reused) and returns true; returns false when no
-  // batch is ready yet (feed more, or Finish()).
+  // Moves the next complete batch into *batch and returns true; returns
+  // false when no batch is ready yet (feed more, or Finish()). The previous
+  // content of *batch is replaced; its buffer is kept for reuse by later
+  // batches (so a caller that reuses one RecordBatch avoids allocations).
   bool NextBatch(RecordBatch* batch);
+
+  // Gives a batch's buffer back for reuse once the caller is done with it
+  // (optional: it saves the page faults of fresh multi-megabyte buffers).
+  void Recycle(RecordBatch&& batch);
 
   // Total bytes fed so far.
   std::uint64_t bytes_fed() const { return fed_; }
@@ -125,6 +130,8 @@ class RecordFramer {
   void CloseSpan(std::size_t end_pos, std::uint32_t extra_bits);
   std::uint32_t CutBits() const;  // bits for the open span when it is cut short
   void MaybeEmitBatch(bool force);
+  void Shift(std::size_t n);
+  std::string TakeSpare();
 
   FramerOptions options_;
   std::string buf_;              // bytes not yet handed out; buf_[0] is at file offset buf_offset_
@@ -150,6 +157,7 @@ class RecordFramer {
   std::uint64_t fed_ = 0;
   std::uint64_t next_sequence_ = 0;
   bool finished_ = false;
+  std::vector<std::string> spare_;  // buffers of batches the caller gave back, for reuse
   std::vector<RecordBatch> ready_;
   std::size_t ready_head_ = 0;
 };
