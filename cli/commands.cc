@@ -8,6 +8,7 @@ void RegisterStatsCommand(CLI::App& app, CommandRegistry& registry);    // cli/s
 void RegisterVerifyCommand(CLI::App& app, CommandRegistry& registry);   // cli/verify_command.cc
 void RegisterExportCommand(CLI::App& app, CommandRegistry& registry);   // cli/export_command.cc
 void RegisterShowCommand(CLI::App& app, CommandRegistry& registry);     // cli/show_command.cc
+void RegisterQueryCommand(CLI::App& app, CommandRegistry& registry);    // cli/query_command.cc
 
 // Subcommands add themselves here as they land (one line each).
 void RegisterAllCommands(CLI::App& app, CommandRegistry& registry) {
@@ -17,6 +18,7 @@ void RegisterAllCommands(CLI::App& app, CommandRegistry& registry) {
   RegisterVerifyCommand(app, registry);
   RegisterExportCommand(app, registry);
   RegisterShowCommand(app, registry);
+  RegisterQueryCommand(app, registry);
   (void)app;
   (void)registry;
 }
