@@ -136,7 +136,6 @@ class RecordFramer {
   FramerOptions options_;
   std::string buf_;              // bytes not yet handed out; buf_[0] is at file offset buf_offset_
   std::uint64_t buf_offset_ = 0;
-  std::uint32_t buf_line_ = 1;   // line of buf_[0]
   std::size_t done_ = 0;         // buf_[0, done_) are closed spans of the batch being built
   std::vector<FramedSpan> spans_;
 

@@ -35,6 +35,8 @@ class Input {
     in.fd_ = fd;
     return in;
   }
+  // Bytes worth reading at a time: the whole buffer for small memory inputs.
+  std::size_t ChunkSize() const { return fd_ >= 0 ? kInputChunk : std::max<std::size_t>(1, std::min(kInputChunk, mem_.size())); }
   static Input FromMemory(std::string_view data) {
     Input in;
     in.mem_ = data;
@@ -142,7 +144,8 @@ class StreamReader : public LogReader {
   std::uint64_t compressed_bytes() const override { return consumed_; }
 
  protected:
-  StreamReader(std::string name, Input in) : LogReader(std::move(name)), in_(std::move(in)), in_buf_(kInputChunk) {}
+  StreamReader(std::string name, Input in)
+      : LogReader(std::move(name)), in_(std::move(in)), in_buf_(in_.ChunkSize()) {}
   // Decodes from in_buf_[in_pos_, in_len_) into buf; advances in_pos_.
   virtual Status Decode(char* buf, std::size_t n, std::size_t* produced) = 0;
   // Called once all input is consumed and nothing more comes out.
