@@ -12,6 +12,8 @@ packages=(
   zlib1g-dev libarchive-dev libre2-dev libcli11-dev libfmt-dev nlohmann-json3-dev libxxhash-dev
   # command-line tools used by the demo and the benchmarks as baselines
   zstd xz-utils ripgrep hyperfine gzip time
+  # JSON on the command line (bench/gen.sh compares inspect's summary with the ground truth)
+  jq
 )
 
 missing=()
