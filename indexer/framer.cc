@@ -15,13 +15,22 @@ constexpr std::string_view kBom = "\xEF\xBB\xBF";
 constexpr std::string_view kEndRecord = "$$end_record";
 constexpr std::string_view kBeginRecord = "$$begin_record";
 
-bool IsUpper(char c) { return c >= 'A' && c <= 'Z'; }
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-bool IsHex(char c) { return IsDigit(c) || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f'); }
+struct IsUpperFn {
+  bool operator()(char c) const { return c >= 'A' && c <= 'Z'; }
+};
+struct IsDigitFn {
+  bool operator()(char c) const { return c >= '0' && c <= '9'; }
+};
+struct IsHexFn {
+  bool operator()(char c) const { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f'); }
+};
+constexpr IsUpperFn IsUpper;
+constexpr IsDigitFn IsDigit;
+constexpr IsHexFn IsHex;
 
 // Consumes [min, max] characters satisfying pred at *i.
 template <typename Pred>
-bool Run(std::string_view s, std::size_t* i, std::size_t min, std::size_t max, Pred pred) {
+inline bool Run(std::string_view s, std::size_t* i, std::size_t min, std::size_t max, Pred pred) {
   std::size_t n = 0;
   while (*i + n < s.size() && n < max && pred(s[*i + n])) ++n;
   if (n < min) return false;

@@ -1,7 +1,12 @@
 #include "indexer/parser.h"
 
+#include <array>
 #include <cstring>
 #include <limits>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace sipdex {
 namespace {
@@ -19,6 +24,19 @@ int HexValue(char c) {
 }
 bool IsSpace(char c) { return c == ' ' || c == '\t'; }
 
+// ASCII case-insensitive equality, inlined here (the hot path of header dispatch).
+inline bool EqIc(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    unsigned char x = static_cast<unsigned char>(a[i]);
+    unsigned char y = static_cast<unsigned char>(b[i]);
+    if (x == y) continue;
+    unsigned char lx = x | 0x20;
+    if (lx != (y | 0x20) || lx < 'a' || lx > 'z') return false;
+  }
+  return true;
+}
+
 std::string_view TrimLeft(std::string_view s) {
   std::size_t i = 0;
   while (i < s.size() && (IsSpace(s[i]) || s[i] == '\r' || s[i] == '\n')) ++i;
@@ -32,9 +50,6 @@ std::string_view TrimRight(std::string_view s) {
 std::string_view Trim(std::string_view s) { return TrimRight(TrimLeft(s)); }
 
 bool StartsWith(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
-bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && EqualsIgnoreCase(s.substr(0, prefix.size()), prefix);
-}
 
 // Leading decimal digits as a non-negative number (saturating at `max`);
 // returns -1 when there is no digit. *used gets the digits' count.
@@ -62,11 +77,33 @@ int Fixed(std::string_view s, std::size_t pos, std::size_t width) {
   return v;
 }
 
+bool IsBadControl(unsigned char c) { return c < 0x20 && c != '\t' && c != '\r' && c != '\n'; }
+
 // True when `s` holds a NUL or a control byte other than TAB, CR, LF.
+// Checks 64 bytes per step with SSE2 (x86-64 baseline), else 8 with SWAR.
 bool HasControlBytes(std::string_view s) {
   const char* p = s.data();
   std::size_t n = s.size();
   std::size_t i = 0;
+#if defined(__SSE2__)
+  const __m128i k1f = _mm_set1_epi8(0x1f);
+  const __m128i ktab = _mm_set1_epi8('\t');
+  const __m128i kcr = _mm_set1_epi8('\r');
+  const __m128i klf = _mm_set1_epi8('\n');
+  auto bad = [&](const char* q) {
+    __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
+    __m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(x, k1f), x);  // x <= 0x1f
+    __m128i ok = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, ktab), _mm_cmpeq_epi8(x, kcr)), _mm_cmpeq_epi8(x, klf));
+    return _mm_andnot_si128(ok, ctl);
+  };
+  for (; i + 64 <= n; i += 64) {
+    __m128i any = _mm_or_si128(_mm_or_si128(bad(p + i), bad(p + i + 16)), _mm_or_si128(bad(p + i + 32), bad(p + i + 48)));
+    if (_mm_movemask_epi8(any) != 0) return true;
+  }
+  for (; i + 16 <= n; i += 16) {
+    if (_mm_movemask_epi8(bad(p + i)) != 0) return true;
+  }
+#else
   constexpr std::uint64_t kOnes = 0x0101010101010101ull;
   constexpr std::uint64_t kHigh = 0x8080808080808080ull;
   for (; i + 8 <= n; i += 8) {
@@ -74,13 +111,12 @@ bool HasControlBytes(std::string_view s) {
     std::memcpy(&x, p + i, 8);
     if (((x - kOnes * 0x20) & ~x & kHigh) == 0) continue;  // no byte < 0x20
     for (std::size_t j = 0; j < 8; ++j) {
-      unsigned char c = static_cast<unsigned char>(p[i + j]);
-      if (c < 0x20 && c != '\t' && c != '\r' && c != '\n') return true;
+      if (IsBadControl(static_cast<unsigned char>(p[i + j]))) return true;
     }
   }
+#endif
   for (; i < n; ++i) {
-    unsigned char c = static_cast<unsigned char>(p[i]);
-    if (c < 0x20 && c != '\t' && c != '\r' && c != '\n') return true;
+    if (IsBadControl(static_cast<unsigned char>(p[i]))) return true;
   }
   return false;
 }
@@ -254,7 +290,8 @@ enum class Field : std::uint8_t {
 };
 
 Field Classify(std::string_view n) {
-  auto is = [&](std::string_view s) { return EqualsIgnoreCase(n, s); };
+  // Candidates of one length differ in their first letter: test it first.
+  auto is = [&](std::string_view s) { return ((n[0] | 0x20) == (s[0] | 0x20)) && EqIc(n, s); };
   switch (n.size()) {
     case 1:
       switch (n[0] | 0x20) {
@@ -312,18 +349,20 @@ Field Classify(std::string_view n) {
   }
 }
 
-// A header name: token characters (RFC 3261) only.
-bool IsHeaderName(std::string_view n) {
-  if (n.empty()) return false;
-  for (char c : n) {
-    unsigned char u = static_cast<unsigned char>(c);
-    if (u <= 0x20 || u >= 0x7f || c == '(' || c == ')' || c == '<' || c == '>' || c == '@' || c == ',' ||
-        c == ';' || c == '\\' || c == '"' || c == '/' || c == '[' || c == ']' || c == '?' || c == '=' ||
-        c == '{' || c == '}') {
-      return false;
-    }
-  }
-  return true;
+// RFC 3261 token characters: what a header name is made of.
+constexpr std::array<bool, 256> MakeTokenTable() {
+  std::array<bool, 256> t{};
+  for (int c = 0x21; c < 0x7f; ++c) t[static_cast<std::size_t>(c)] = true;
+  for (char c : std::string_view("()<>@,;:\\\"/[]?={}")) t[static_cast<unsigned char>(c)] = false;
+  return t;
+}
+constexpr std::array<bool, 256> kTokenChar = MakeTokenTable();
+
+// Length of the header name when `line` starts "Name:", else npos.
+std::size_t HeaderNameLength(std::string_view line) {
+  std::size_t i = 0;
+  while (i < line.size() && kTokenChar[static_cast<unsigned char>(line[i])]) ++i;
+  return (i > 0 && i < line.size() && line[i] == ':') ? i : std::string_view::npos;
 }
 
 // "METHOD uri SIP/2.0" or "SIP/2.0 403 Forbidden". Returns false on another shape.
@@ -417,9 +456,9 @@ bool ParseDiagnosticValue(std::string_view value, Diagnostic* out) {
     std::string_view name = Trim(rest.substr(0, eq));
     rest = rest.substr(eq + 1);
     std::string_view v = TakeParamValue(&rest);
-    if (EqualsIgnoreCase(name, "reason")) {
+    if (EqIc(name, "reason")) {
       if (out->reason.empty()) out->reason = v;
-    } else if (EqualsIgnoreCase(name, "source")) {
+    } else if (EqIc(name, "source")) {
       if (out->source.empty()) out->source = v;
     }
   }
@@ -454,22 +493,33 @@ void ParseNameAddr(std::string_view value, NameAddr* out) {
     out->uri = Trim(v.substr(0, semi));
     if (semi != std::string_view::npos) params = v.substr(semi);
   }
-  // user and host of the URI: scheme:user@host:port;params?headers
+  // user and host of the URI: scheme:user@host:port;params?headers (one pass)
   std::string_view u = out->uri;
-  std::size_t colon = u.find(':');
-  if (colon != std::string_view::npos && colon < u.find('@')) u = u.substr(colon + 1);
-  std::size_t at = u.find('@');
-  std::size_t stop = u.find_first_of(";?>");
-  if (stop != std::string_view::npos && at != std::string_view::npos && at > stop) at = std::string_view::npos;
-  if (at != std::string_view::npos) {
-    out->user = u.substr(0, at);
-    u = u.substr(at + 1);
-    std::size_t end = u.find_first_of(":;?>");
-    out->host = u.substr(0, end);
-  } else if (StartsWithIgnoreCase(out->uri, "tel:")) {
-    out->user = u.substr(0, u.find_first_of(";?>"));
+  std::size_t stop = u.size();
+  std::size_t at = std::string_view::npos;
+  std::size_t colon = std::string_view::npos;
+  for (std::size_t i = 0; i < u.size(); ++i) {
+    char c = u[i];
+    if (c == ';' || c == '?' || c == '>') {
+      stop = i;
+      break;
+    }
+    if (c == '@' && at == std::string_view::npos) at = i;
+    if (c == ':' && colon == std::string_view::npos) colon = i;
+  }
+  std::size_t start = (colon != std::string_view::npos && colon < at) ? colon + 1 : 0;
+  auto host_from = [&](std::size_t b) {
+    std::size_t e = b;
+    while (e < stop && u[e] != ':') ++e;
+    return u.substr(b, e - b);
+  };
+  if (at != std::string_view::npos && at >= start) {
+    out->user = u.substr(start, at - start);
+    out->host = host_from(at + 1);
+  } else if (start == 4 && EqIc(u.substr(0, 4), "tel:")) {
+    out->user = u.substr(start, stop - start);
   } else {
-    out->host = u.substr(0, u.find_first_of(":;?>"));
+    out->host = host_from(start);
   }
   // header parameters
   while (!params.empty()) {
@@ -483,9 +533,9 @@ void ParseNameAddr(std::string_view value, NameAddr* out) {
       std::string_view name = Trim(p.substr(0, eq));
       std::string_view val = Trim(p.substr(eq + 1));
       if (val.size() >= 2 && val.front() == '"' && val.back() == '"') val = val.substr(1, val.size() - 2);
-      if (EqualsIgnoreCase(name, "tag")) {
+      if (EqIc(name, "tag")) {
         out->tag = val;
-      } else if (EqualsIgnoreCase(name, "epid")) {
+      } else if (EqIc(name, "epid")) {
         out->epid = val;
       }
     }
@@ -620,8 +670,8 @@ void Apply(Field f, std::string_view v, Record* r, bool* has_diag_fields, bool* 
     }
     case Field::kPeer: r->peer = v; break;
     case Field::kMessageType:
-      if (EqualsIgnoreCase(v, "request")) r->type = MessageType::kRequest;
-      else if (EqualsIgnoreCase(v, "response")) r->type = MessageType::kResponse;
+      if (EqIc(v, "request")) r->type = MessageType::kRequest;
+      else if (EqIc(v, "response")) r->type = MessageType::kResponse;
       break;
     case Field::kStartLine:
       *has_sip_fields = true;
@@ -727,11 +777,9 @@ void ParseFields(std::string_view text, std::size_t pos, Record* r, bool* has_di
       continue;
     }
     flush();
-    const void* colon_p = std::memchr(line.data(), ':', line.size());
-    std::size_t colon = colon_p ? static_cast<std::size_t>(static_cast<const char*>(colon_p) - line.data())
-                                : std::string_view::npos;
+    std::size_t colon = HeaderNameLength(line);
     std::string_view name = colon == std::string_view::npos ? std::string_view() : line.substr(0, colon);
-    if (colon == std::string_view::npos || !IsHeaderName(name)) {
+    if (colon == std::string_view::npos) {
       if (r->start_line.empty() && LooksLikeStartLine(line) && ParseStartLine(line, r)) {
         r->start_line = line;
         *has_sip_fields = true;
@@ -750,7 +798,7 @@ void ParseFields(std::string_view text, std::size_t pos, Record* r, bool* has_di
       std::string_view body = TrimRight(text.substr(value_start, content_end - value_start));
       if (body == "-") body = {};
       r->body = body;
-      r->headers.push_back(Header{name, body.substr(0, body.find_first_of("\r\n"))});
+      r->headers.push_back(Header{name, TrimRight(body.substr(0, body.find('\n')))});
       if (body.size() > kMaxLineBytes) {
         std::size_t p = 0;
         while (p < body.size()) {
@@ -776,8 +824,21 @@ bool Contains(std::string_view s, std::string_view needle) { return s.find(needl
 
 }  // namespace
 
+namespace {
+
+// Resets *r like Record::Clear(), keeping vector capacity, but without
+// building a temporary Record (its std::deque allocates): copy-assigning an
+// empty prototype clears the vectors and the deque in place, so the steady
+// state allocates nothing, and fields added to Record later are reset too.
+void ResetRecord(Record* r) {
+  static const Record* const kEmpty = new Record();
+  *r = *kEmpty;
+}
+
+}  // namespace
+
 void ParseRecord(std::string_view text, const FramedSpan& span, Record* r) {
-  r->Clear();
+  ResetRecord(r);
   r->kind = span.kind;
   r->malformed = span.malformed;
   r->offset = span.offset;
