@@ -9,6 +9,7 @@ void RegisterVerifyCommand(CLI::App& app, CommandRegistry& registry);   // cli/v
 void RegisterExportCommand(CLI::App& app, CommandRegistry& registry);   // cli/export_command.cc
 void RegisterShowCommand(CLI::App& app, CommandRegistry& registry);     // cli/show_command.cc
 void RegisterQueryCommand(CLI::App& app, CommandRegistry& registry);    // cli/query_command.cc
+void RegisterReportCommand(CLI::App& app, CommandRegistry& registry);   // cli/report_command.cc
 
 // Subcommands add themselves here as they land (one line each).
 void RegisterAllCommands(CLI::App& app, CommandRegistry& registry) {
@@ -19,6 +20,7 @@ void RegisterAllCommands(CLI::App& app, CommandRegistry& registry) {
   RegisterExportCommand(app, registry);
   RegisterShowCommand(app, registry);
   RegisterQueryCommand(app, registry);
+  RegisterReportCommand(app, registry);
   (void)app;
   (void)registry;
 }

@@ -19,8 +19,9 @@ const char* VerdictName(Verdict v) {
 }
 
 double AppRow::RefusalRate() const {
-  if (attempts <= 0) return 0.0;
-  return static_cast<double>(refused_single + refused_batch + refused_notify) / static_cast<double>(attempts);
+  std::int64_t refused = refused_single + refused_batch + refused_notify;
+  if (refused + successes <= 0) return 0.0;
+  return static_cast<double>(refused) / static_cast<double>(refused + successes);
 }
 
 nlohmann::json ToJson(const Report& r) {
@@ -62,6 +63,7 @@ nlohmann::json ToJson(const Report& r) {
                     {"refused_notify", a.refused_notify},
                     {"refusal_rate", a.RefusalRate()},
                     {"unanswered", a.unanswered},
+                    {"successes", a.successes},
                     {"distinct_users", a.distinct_users},
                     {"first_seen", a.first_seen},
                     {"last_seen", a.last_seen},

@@ -53,12 +53,15 @@ struct AppRow {
   std::int64_t refused_batch = 0;
   std::int64_t refused_notify = 0;
   std::int64_t unanswered = 0;
+  std::int64_t successes = 0;   // successful subscription outcomes (2xx singles, active batch users)
   std::int64_t distinct_users = 0;
   std::string first_seen;  // ISO time
   std::string last_seen;
   Verdict verdict = Verdict::kReady;
   std::string query;       // the query that lists this application's refusals
-  double RefusalRate() const;  // refusals / attempts (0 when no attempts)
+  // Share of subscription outcomes that were refusals: refusals / (refusals +
+  // successes), counting a batched subscription once per user (0 when none).
+  double RefusalRate() const;
 };
 
 struct UserRow {

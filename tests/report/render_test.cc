@@ -43,6 +43,7 @@ Report SampleReport(const std::string& hostile) {
   blocked.refused_batch = 7;
   blocked.refused_notify = 2;
   blocked.unanswered = 1;
+  blocked.successes = 6;
   blocked.distinct_users = 6;
   blocked.first_seen = "2014-07-14T08:00:01.000Z";
   blocked.last_seen = "2014-07-20T17:59:00.120Z";
@@ -137,7 +138,7 @@ TEST_CASE("Escaping covers the characters that change meaning", "[report][escape
 TEST_CASE("The json model carries refusal rates and verdicts", "[report][json]") {
   nlohmann::json j = ToJson(SampleReport(""));
   REQUIRE(j["apps"][0]["verdict"] == "blocked");
-  REQUIRE(j["apps"][0]["refusal_rate"].get<double>() == Approx(0.7));
+  REQUIRE(j["apps"][0]["refusal_rate"].get<double>() == Approx(14.0 / 20.0));
   REQUIRE(j["apps"][1]["verdict"] == "ready");
   REQUIRE(j["headline"]["previous_week"]["attempts"] == 35);
   REQUIRE(j["headline"]["refused_single"]["value"] == 5);

@@ -1,0 +1,2 @@
+# Records the parser had to repair or could not fully parse.
+malformed = true and week {week}

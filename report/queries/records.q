@@ -1,0 +1,2 @@
+# Every record of the week.
+week {week}
