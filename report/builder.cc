@@ -346,8 +346,17 @@ Status FillOtherCodes(Runner& run, Report* r) {
 Status FillCoverage(Runner& run, const storage::IndexSnapshot& snapshot, TimeMs start, Report* r) {
   Coverage& c = r->coverage;
   for (int d = 0; d < 7; ++d) c.days.push_back(FormatDate(start + d * kMsPerDay));
-  std::set<std::string> servers(snapshot.manifest().servers.begin(), snapshot.manifest().servers.end());
-  std::string q = run.Search("records") + " | count by server, day";
+  // Servers of this trace format anywhere in the index: one absent all week
+  // is a gap too. Files of look-alikes from other products are not servers.
+  std::set<std::string> servers;
+  for (const storage::FileInfo& f : snapshot.manifest().files) {
+    const auto& by_kind = f.counts.by_kind;
+    if (by_kind[static_cast<int>(RecordKind::kProtocol)] + by_kind[static_cast<int>(RecordKind::kDiagnostic)] +
+            by_kind[static_cast<int>(RecordKind::kOther)] > 0 && !f.server.empty()) {
+      servers.insert(f.server);
+    }
+  }
+  std::string q = run.Search("coverage") + " | count by server, day";
   Result<std::vector<Json>> rows = run.Rows(q);
   if (!rows.ok()) return rows.status();
   std::map<std::pair<std::string, std::string>, std::int64_t> cell;
