@@ -188,3 +188,58 @@ TEST_CASE("The parser agrees with every count of the ground truth for three seed
     REQUIRE(FormatTime(pc.last) == FormatTime(gt.last_time));
   }
 }
+
+TEST_CASE("sipdex inspect agrees with every count of the ground truth for three seeds", "[corpus][ground-truth][cli]") {
+  for (std::uint64_t seed : {404, 505, 606}) {
+    INFO("seed " << seed);
+    ScratchDir dir("inspect");
+    GenOptions o;
+    o.seed = seed;
+    o.size_bytes = 3'000'000;
+    o.days = 3;
+    o.start = *ParseIsoTime("2014-07-18");
+    o.roll_bytes = 400 * 1024;
+    o.bad_rate = 40;
+    o.out_dir = dir.path();
+    auto gen = GenerateCorpus(o);
+    REQUIRE(gen.ok());
+    nlohmann::json g = gen->truth.ToJson(gen->deployment);
+
+    std::string cmd = std::string(SIPDEX_BINARY_DIR) + "/cli/sipdex inspect --format summary-json";
+    for (const FileTruth& f : gen->truth.files) cmd += " '" + dir.Sub(f.name) + "'";
+    std::string out;
+    FILE* p = popen(cmd.c_str(), "r");
+    REQUIRE(p != nullptr);
+    char buf[1 << 16];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    REQUIRE(pclose(p) == 0);
+    nlohmann::json s = nlohmann::json::parse(out);
+
+    REQUIRE(s["files"] == g["files"].size());
+    REQUIRE(s["bytes"] == g["bytes"]["total"]);
+    REQUIRE(s["records"] == g["records"]["total"]);
+    REQUIRE(s["records_by_kind"] == g["records"]["by_kind"]);
+    REQUIRE(s["requests_by_method"] == g["requests_by_method"]);
+    REQUIRE(s["responses_by_status"] == g["responses_by_status"]);
+    REQUIRE(s["responses_by_cseq_method"] == g["responses_by_method"]);
+    REQUIRE(s["diag_messages_by_code"] == g["diag_codes"]);
+    REQUIRE(s["resources_by_state_status_diag"] == g["resources_by_state_status_diag"]);
+    REQUIRE(s["malformed_records"] == g["malformed"]["total"]);
+    REQUIRE(s["malformed_by_reason"] == g["malformed"]["by_reason"]);
+    std::multiset<std::string> listed, expected;
+    for (const auto& m : s["malformed"]) {
+      std::string file = m["file"].get<std::string>();
+      std::string reasons;
+      for (const auto& r : m["reasons"]) reasons += (reasons.empty() ? "" : ",") + r.get<std::string>();
+      listed.insert(file.substr(file.find_last_of('/') + 1) + ":" + std::to_string(m["line"].get<int>()) + ":" +
+                    reasons);
+    }
+    for (const auto& m : g["malformed"]["records"]) {
+      expected.insert(m["file"].get<std::string>() + ":" + std::to_string(m["line"].get<int>()) + ":" +
+                      m["reason"].get<std::string>());
+    }
+    REQUIRE(listed == expected);
+    REQUIRE(s["errors"].empty());
+  }
+}
