@@ -391,7 +391,7 @@ class Binder {
       b.number = s.number;
       b.descending = s.descending;
       const std::vector<std::string>* cols = columns ? &*columns : nullptr;
-      bool buckets = s.kind == Stage::Kind::kCount || s.kind == Stage::Kind::kTop;
+      bool buckets = true;  // minute/hour/day/week are columns of any stage that reads records
       for (const FieldRef& ref : s.fields) {
         std::optional<BoundField> f = ResolveStageField(ref, cols, buckets);
         if (!f) return;

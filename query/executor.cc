@@ -1,6 +1,7 @@
 #include "query/executor.h"
 
 #include <algorithm>
+#include <deque>
 #include <memory>
 #include <unordered_map>
 
@@ -48,31 +49,48 @@ void Shallow(const StoredRecord& sr, Record* r) {
 }
 
 // Pairs requests with their final responses through the call_id postings.
+// A request's dialog is found by postings; the segments holding it are
+// decoded once and all their responses kept (a few segments, least recently
+// used first out), since neighbouring requests mostly live in the same ones.
 class ResponseCache : public ResponseLookup {
  public:
   explicit ResponseCache(const IndexSnapshot& snapshot) : snapshot_(snapshot) {}
 
   const Record* FinalResponse(const Record& request) override {
     if (request.type != MessageType::kRequest || request.call_id.empty()) return nullptr;
-    std::string key(request.call_id);
-    auto it = cache_.find(key);
-    if (it == cache_.end()) {
-      if (cache_.size() >= kMaxDialogs) cache_.clear();
-      it = cache_.emplace(key, Load(key)).first;
+    Result<std::vector<RecordId>> ids = snapshot_.Lookup(FieldId::kCallId, request.call_id);
+    if (!ids.ok()) {
+      status_ = ids.status();
+      return nullptr;
     }
     std::string_view method = request.cseq_method.empty() ? request.method : request.cseq_method;
     const Record* best = nullptr;
+    RecordId best_id = 0;
     bool best_has_status = false;
-    for (const auto& o : it->second) {
-      const Record& r = o->record;
-      if (r.cseq != request.cseq || !EqualsIgnoreCase(r.cseq_method.empty() ? r.method : r.cseq_method, method)) {
-        continue;
-      }
-      if (r.status >= 200) {
-        best = &r;
-        best_has_status = true;
-      } else if (r.status < 0 && !best_has_status) {
-        best = &r;  // a response logged without a status line (older trace variant)
+    const auto& map = snapshot_.time_map();
+    std::size_t seg = map.size();
+    for (RecordId id : *ids) {
+      if (seg < map.size() && id >= map[seg].first_id && id < map[seg].first_id + map[seg].count) continue;
+      seg = SegmentOf(id);
+      if (seg >= map.size()) continue;
+      const Segment* s = Load(seg);
+      if (s == nullptr) return nullptr;
+      auto range = s->by_call_id.equal_range(request.call_id);
+      for (auto it = range.first; it != range.second; ++it) {
+        const Owned& o = *it->second;
+        const Record& r = o.record;
+        if (r.cseq != request.cseq ||
+            !EqualsIgnoreCase(r.cseq_method.empty() ? r.method : r.cseq_method, method)) {
+          continue;
+        }
+        bool has_status = r.status >= 200;
+        bool candidate = has_status || (r.status < 0 && !best_has_status);  // no status line: legacy answer
+        if (!candidate) continue;
+        if (best == nullptr || (has_status && !best_has_status) || o.id > best_id) {
+          best = &r;
+          best_id = o.id;
+          best_has_status = has_status;
+        }
       }
     }
     return best;
@@ -81,35 +99,67 @@ class ResponseCache : public ResponseLookup {
   Status status() const { return status_; }
 
  private:
-  static constexpr std::size_t kMaxDialogs = 4096;
+  static constexpr std::size_t kMaxSegments = 6;
   struct Owned {
+    RecordId id = 0;
     std::string text;
     Record record;
   };
-  using Responses = std::vector<std::unique_ptr<Owned>>;
+  struct Segment {
+    std::size_t index = 0;
+    std::deque<Owned> items;
+    std::unordered_multimap<std::string_view, const Owned*> by_call_id;
+  };
 
-  Responses Load(const std::string& call_id) {
-    Responses out;
-    Result<std::vector<RecordId>> ids = snapshot_.Lookup(FieldId::kCallId, call_id);
-    if (!ids.ok()) {
-      status_ = ids.status();
-      return out;
+  std::size_t SegmentOf(RecordId id) const {
+    const auto& map = snapshot_.time_map();
+    auto it = std::upper_bound(map.begin(), map.end(), id,
+                               [](RecordId v, const storage::SegmentInfo& s) { return v < s.first_id; });
+    if (it == map.begin()) return map.size();
+    --it;
+    return id < it->first_id + it->count ? static_cast<std::size_t>(it - map.begin()) : map.size();
+  }
+
+  const Segment* Load(std::size_t index) {
+    for (auto it = segments_.begin(); it != segments_.end(); ++it) {
+      if ((*it)->index == index) {
+        if (it != segments_.begin()) std::rotate(segments_.begin(), it, it + 1);
+        return segments_.front().get();
+      }
     }
-    Status s = snapshot_.ReadRecords(*ids, [&](const StoredRecord& sr) {
-      if (sr.kind != RecordKind::kProtocol) return;
-      auto o = std::make_unique<Owned>();
-      o->text = std::string(sr.text);
+    auto seg = std::make_unique<Segment>();
+    seg->index = index;
+    Status s = snapshot_.ReadSegment(snapshot_.time_map()[index].first_id, [&](const StoredRecord& sr) {
+      if (sr.kind != RecordKind::kProtocol || !status_.ok()) return;
+      // Cheap pre-check on the raw text: only responses are kept.
+      if (sr.text.find("response") == std::string_view::npos && sr.text.find("SIP/2.0 ") == std::string_view::npos) {
+        return;
+      }
+      Owned& o = seg->items.emplace_back();
+      o.id = sr.id;
+      o.text = std::string(sr.text);
       StoredRecord copy = sr;
-      copy.text = o->text;
-      if (!snapshot_.Parse(copy, &o->record).ok()) return;
-      if (o->record.type == MessageType::kResponse && o->record.call_id == call_id) out.push_back(std::move(o));
+      copy.text = o.text;
+      Status ps = snapshot_.Parse(copy, &o.record);
+      if (!ps.ok()) {
+        status_ = ps;
+        return;
+      }
+      if (o.record.type != MessageType::kResponse || o.record.call_id.empty()) {
+        seg->items.pop_back();
+        return;
+      }
+      seg->by_call_id.emplace(o.record.call_id, &o);
     });
     if (!s.ok()) status_ = s;
-    return out;
+    if (!status_.ok()) return nullptr;
+    segments_.insert(segments_.begin(), std::move(seg));
+    if (segments_.size() > kMaxSegments) segments_.pop_back();
+    return segments_.front().get();
   }
 
   const IndexSnapshot& snapshot_;
-  std::unordered_map<std::string, Responses> cache_;
+  std::vector<std::unique_ptr<Segment>> segments_;  // most recently used first
   Status status_;
 };
 
@@ -385,7 +435,13 @@ class Execution {
       } else if (values_.size() == 1) {
         choices[i].push_back(ToCell(f, values_[0]));
       } else if (expand_[i]) {
-        for (const CellValue& v : values_) choices[i].push_back(ToCell(f, v));
+        // One row per distinct value: a code in two ms-diagnostics headers counts once.
+        for (const CellValue& v : values_) {
+          OutCell c = ToCell(f, v);
+          bool seen = false;
+          for (const OutCell& o : choices[i]) seen = seen || CompareCells(o, c) == 0;
+          if (!seen) choices[i].push_back(std::move(c));
+        }
         combos *= choices[i].size();
       } else {
         std::string joined;

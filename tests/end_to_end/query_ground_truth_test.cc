@@ -1,0 +1,195 @@
+// End to end: generated corpora (three seeds) -> Ingest -> queries, whose
+// answers must equal the generator's ground truth. The queries are the worked
+// examples of query/README.md; the test only parses their CSV output (and
+// unions the answers of two queries where users sit in two different fields).
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "indexer/ingest.h"
+#include "query/executor.h"
+#include "storage/index.h"
+#include "tests/end_to_end/ingest_test_util.h"
+
+using namespace sipdex;
+using namespace sipdex::testing;
+
+namespace {
+
+using Rows = std::vector<std::vector<std::string>>;
+
+// Runs a query; returns its CSV rows without the header line.
+Rows Query(const storage::IndexSnapshot& snap, const std::string& q) {
+  query::QueryOptions options;
+  options.format = query::OutputFormat::kCsv;
+  std::ostringstream out;
+  Status s = query::RunQuery(snap, q, options, &out, nullptr);
+  INFO(q << "\n" << s.message());
+  REQUIRE(s.ok());
+  Rows rows;
+  std::istringstream in(out.str());
+  std::string line;
+  bool header = true;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (header) {
+      header = false;
+      continue;
+    }
+    std::vector<std::string> cells;
+    std::string cell;
+    std::istringstream ls(line);
+    while (std::getline(ls, cell, ',')) cells.push_back(cell);
+    if (!line.empty() && line.back() == ',') cells.push_back("");
+    rows.push_back(cells);
+  }
+  return rows;
+}
+
+std::int64_t Count(const storage::IndexSnapshot& snap, const std::string& q) {
+  Rows r = Query(snap, q + " | count");
+  REQUIRE(r.size() == 1);
+  return std::stoll(r[0][0]);
+}
+
+// `... | count by KEY` as a map (no value -> `none`).
+std::map<std::string, std::int64_t> CountBy(const storage::IndexSnapshot& snap, const std::string& q) {
+  std::map<std::string, std::int64_t> m;
+  for (const auto& row : Query(snap, q)) {
+    REQUIRE(row.size() == 2);
+    m[row[0].empty() ? "none" : row[0]] = std::stoll(row[1]);
+  }
+  return m;
+}
+
+std::map<std::string, std::int64_t> JsonCounts(const nlohmann::json& j) {
+  std::map<std::string, std::int64_t> m;
+  for (const auto& [k, v] : j.items()) m[k] = v.get<std::int64_t>();
+  return m;
+}
+
+std::map<std::string, std::int64_t> JsonCounts(const nlohmann::json& j, const char* field) {
+  std::map<std::string, std::int64_t> m;
+  for (const auto& [k, v] : j.items()) {
+    if (v[field].get<std::int64_t>() > 0) m[k] = v[field].get<std::int64_t>();
+  }
+  return m;
+}
+
+// The three refusal shapes as queries (query/README.md, "Worked examples").
+const std::string kSingle = "type = response and method = SUBSCRIBE and diag = 2157";
+const std::string kBatch = "type = response and method = SUBSCRIBE and resource.diag = 2157";
+const std::string kNotify = "type = request and method = NOTIFY and resource.diag = 2157";
+
+void CheckSeed(int seed) {
+  std::string root = TestDir("query-gt-" + std::to_string(seed));
+  std::string corpus = root + "/gen";
+  Generate(corpus, "6MB", seed);
+  nlohmann::json truth = GroundTruth(corpus);
+  std::vector<std::string> logs;
+  for (const auto& e : std::filesystem::directory_iterator(corpus)) {
+    if (e.path().filename() != "ground-truth.json") logs.push_back(e.path().string());
+  }
+  storage::IndexOptions io;
+  io.parser = MakeRecordParser();
+  auto index = storage::Index::Open(root + "/idx", io);
+  REQUIRE(index.ok());
+  IngestOptions options;
+  options.threads = 2;
+  options.segment_bytes = 1u << 20;
+  REQUIRE(Ingest(index->get(), logs, options).ok());
+  auto snapshot = (*index)->Snapshot();
+  REQUIRE(snapshot.ok());
+  const storage::IndexSnapshot& snap = **snapshot;
+  INFO("seed " << seed);
+
+  // Records by kind, requests by method, responses by method and status, header diag codes.
+  // Unflagged junk spans (a BOM, blank lines) are stored but are not records of the ground truth.
+  CHECK(CountBy(snap, "kind != junk or malformed = true | count by kind") == JsonCounts(truth["records"]["by_kind"]));
+  CHECK(CountBy(snap, "kind = protocol and type = request | count by method") ==
+        JsonCounts(truth["requests_by_method"]));
+  CHECK(CountBy(snap, "kind = protocol and type = response | count by method") ==
+        JsonCounts(truth["responses_by_method"]));
+  CHECK(CountBy(snap, "kind = protocol and type = response | count by status") ==
+        JsonCounts(truth["responses_by_status"]));
+  auto codes = CountBy(snap, "kind = protocol and diag exists | count by diag");
+  CHECK(codes == JsonCounts(truth["diag_codes"]));
+  auto resources = Query(snap, "kind = protocol and resource exists | count by resource.state, resource.status, "
+                               "resource.diag");
+  std::map<std::string, std::int64_t> by_key;
+  for (const auto& r : resources) {
+    REQUIRE(r.size() == 4);
+    by_key[r[0] + "/" + (r[1].empty() ? "-" : r[1]) + "/" + (r[2].empty() ? "-" : r[2])] = std::stoll(r[3]);
+  }
+  CHECK(by_key == JsonCounts(truth["resources_by_state_status_diag"]));
+
+  // Refusals: single, batched in responses, batched in NOTIFYs; totals, by day, by application.
+  const nlohmann::json& ref = truth["refusals"];
+  CHECK(Count(snap, kSingle) == ref["total"]["single"].get<std::int64_t>());
+  CHECK(Count(snap, kBatch) == ref["total"]["batch"].get<std::int64_t>());
+  CHECK(Count(snap, kNotify) == ref["total"]["notify"].get<std::int64_t>());
+  CHECK(CountBy(snap, kSingle + " | count by day") == JsonCounts(ref["by_day"], "single"));
+  CHECK(CountBy(snap, kBatch + " | count by day") == JsonCounts(ref["by_day"], "batch"));
+  CHECK(CountBy(snap, kNotify + " | count by day") == JsonCounts(ref["by_day"], "notify"));
+  CHECK(CountBy(snap, kSingle + " | count by from.uri") == JsonCounts(ref["by_application"], "single"));
+  CHECK(CountBy(snap, kBatch + " | count by from.uri") == JsonCounts(ref["by_application"], "batch"));
+  CHECK(CountBy(snap, kNotify + " | count by to.uri") == JsonCounts(ref["by_application"], "notify"));
+
+  // Refused users: the single refusal's To, the instance's resource URI.
+  std::map<std::string, std::int64_t> by_user;
+  for (const auto& [u, n] : CountBy(snap, kSingle + " | count by to.uri")) by_user[u] += n;
+  for (const auto& [u, n] :
+       CountBy(snap, "resource.diag = 2157 and (" + kBatch + " or " + kNotify + ") | count by resource.uri")) {
+    by_user[u] += n;
+  }
+  CHECK(by_user == JsonCounts(ref["by_user"], "total"));
+
+  // Distinct (application, user) pairs.
+  std::set<std::pair<std::string, std::string>> pairs;
+  for (const auto& r : Query(snap, kSingle + " | distinct from.uri, to.uri")) pairs.insert({r.at(0), r.at(1)});
+  for (const auto& r : Query(snap, kBatch + " | distinct from.uri, resource.uri")) pairs.insert({r.at(0), r.at(1)});
+  for (const auto& r : Query(snap, kNotify + " | distinct to.uri, resource.uri")) pairs.insert({r.at(0), r.at(1)});
+  CHECK(static_cast<std::int64_t>(pairs.size()) == ref["distinct_pair_count"].get<std::int64_t>());
+  std::set<std::pair<std::string, std::string>> truth_pairs;
+  for (const auto& p : ref["distinct_pairs"]) {
+    truth_pairs.insert({p.at(0).get<std::string>(), p.at(1).get<std::string>()});
+  }
+  CHECK(pairs == truth_pairs);
+
+  // Distinct refused users per day (from the per-day answers of two queries).
+  std::map<std::string, std::set<std::string>> users_by_day;
+  for (const auto& r : Query(snap, kSingle + " | distinct day, to.uri")) users_by_day[r.at(0)].insert(r.at(1));
+  for (const auto& r : Query(snap, "resource.diag = 2157 and (" + kBatch + " or " + kNotify +
+                                       ") | distinct day, resource.uri")) {
+    users_by_day[r.at(0)].insert(r.at(1));
+  }
+  CHECK(users_by_day.size() == ref["by_day"].size());
+
+  // Decoys and user endpoints never count: every 2157 refusal comes from a trusted application.
+  std::string apps;
+  for (const auto& a : truth["deployment"]["trusted_applications"]) {
+    apps += (apps.empty() ? "" : ", ") + a["uri"].get<std::string>();
+  }
+  CHECK(Count(snap, "(" + kSingle + " or " + kBatch + ") and not from.uri in (" + apps + ")") == 0);
+  CHECK(Count(snap, kNotify + " and not to.uri in (" + apps + ")") == 0);
+  CHECK(Count(snap, "text contains 2157 and not (diag = 2157 or resource.diag = 2157)") > 0);  // decoys exist
+
+  // Stuck subscriptions: trusted-application SUBSCRIBEs with no final response logged.
+  std::set<std::string> stuck;
+  for (const auto& r : Query(snap, "type = request and method = SUBSCRIBE and from.uri in (" + apps +
+                                       ") and not response exists | distinct call_id")) {
+    stuck.insert(r.at(0));
+  }
+  std::set<std::string> truth_stuck;
+  for (const auto& c : truth["stuck_subscriptions"]["call_ids"]) truth_stuck.insert(c.get<std::string>());
+  CHECK(stuck == truth_stuck);
+}
+
+}  // namespace
+
+TEST_CASE("Queries answer every count of the ground truth for seed 1", "[end_to_end][query]") { CheckSeed(1); }
+TEST_CASE("Queries answer every count of the ground truth for seed 2", "[end_to_end][query]") { CheckSeed(2); }
+TEST_CASE("Queries answer every count of the ground truth for seed 3", "[end_to_end][query]") { CheckSeed(3); }
