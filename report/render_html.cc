@@ -22,6 +22,7 @@ h1{font-size:1.5rem;margin:.2rem 0}h2{font-size:1.15rem;margin:1.6rem 0 .5rem;bo
 table{border-collapse:collapse;width:100%;font-size:.9rem}
 th,td{border-bottom:1px solid var(--line);padding:.3rem .45rem;text-align:left;vertical-align:top}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
+td.t{white-space:nowrap}
 .blocked{color:var(--bad);font-weight:650}.atrisk{color:var(--warn);font-weight:650}.ready{color:var(--good);font-weight:650}
 .gap{background:#fef3f2;color:var(--bad);font-weight:650}
 a{color:var(--accent)}
@@ -182,7 +183,7 @@ std::string RenderHtml(const Report& r) {
     for (const AppRow& a : r.apps) {
       o += fmt::format(
           "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{} / {} / {}</td><td class=\"n\">{:.1f}%</td><td "
-          "class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td></tr>\n",
+          "class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"t\">{}</td><td class=\"t\">{}</td><td class=\"{}\">{}</td></tr>\n",
           EscapeHtml(a.uri), a.attempts, a.refused_single, a.refused_batch, a.refused_notify, 100.0 * a.RefusalRate(),
           a.unanswered, queries.Link(a.query, std::to_string(a.distinct_users)), ShortTime(a.first_seen),
           ShortTime(a.last_seen), VerdictClass(a.verdict), VerdictName(a.verdict));
@@ -200,7 +201,7 @@ std::string RenderHtml(const Report& r) {
     for (const UserRow& u : r.users) {
       std::string apps;
       for (const std::string& a : u.apps) apps += (apps.empty() ? "" : "<br>") + EscapeHtml(a);
-      o += fmt::format("<tr><td>{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+      o += fmt::format("<tr><td>{}</td><td class=\"n\">{}</td><td>{}</td><td class=\"t\">{}</td><td class=\"t\">{}</td></tr>\n",
                        EscapeHtml(u.uri), u.refusals, apps, ShortTime(u.first_seen), ShortTime(u.last_seen));
     }
     o += "</table></div>\n";
