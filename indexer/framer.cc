@@ -233,7 +233,7 @@ void RecordFramer::Scan(bool at_eof) {
                  IsForeignStart(peek)) {
         CloseSpan(line_begin_, cut_bits);
         StartSpan(line_begin_, State::kForeign, kMalformedForeign);
-      } else if (complete && state_ != State::kOutside && IsEndLine(peek)) {
+      } else if ((complete || at_eof) && state_ != State::kOutside && IsEndLine(peek)) {
         pending_end_ = true;
       }
       // Any other line continues the open record, look-alike or junk.

@@ -170,6 +170,18 @@ TEST_CASE("A record cut by the end of the file is flagged truncated", "[indexer]
   REQUIRE(spans[1].malformed == kMalformedTruncated);
 }
 
+TEST_CASE("A file ending in $$end_record without a final newline is not truncated", "[indexer][framer]") {
+  std::string bytes = ReadFixture("diagnostic_record.log");
+  bytes.pop_back();  // drop the last LF
+  for (std::size_t chunk : {1, 3, 1000}) {
+    auto f = FrameAndParse(bytes, chunk);
+    CheckCoverage(bytes, *f);
+    auto spans = f->Spans();
+    REQUIRE(spans.size() == 1);
+    REQUIRE(spans[0].malformed == kMalformedNone);
+  }
+}
+
 TEST_CASE("A protocol record cut by the next header is flagged truncated", "[indexer][framer]") {
   std::string a = ReadFixture("machine_forms.log");
   std::string cut = a.substr(0, a.find("$$end_record"));  // first record without its end marker
