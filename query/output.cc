@@ -57,6 +57,7 @@ class TableWriter : public RowSink {
   std::string CellText(const OutCell& c) const { return c.kind == OutCell::Kind::kNull ? "-" : Printable(c.ToString()); }
 
   void Layout() {
+    if (pending_.empty()) return;  // no rows: no header either
     widths_.assign(columns_.size(), 0);
     for (std::size_t i = 0; i < columns_.size(); ++i) widths_[i] = Width(columns_[i]);
     for (const Row& r : pending_) {
