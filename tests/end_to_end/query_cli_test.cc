@@ -1,0 +1,101 @@
+// End to end: the `sipdex query` command (exit codes, stdout, stderr) on an
+// index of fixture files built with `sipdex ingest`.
+
+#include <sys/wait.h>
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace {
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+struct Run {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string Root() { return std::string(SIPDEX_BINARY_DIR) + "/test-tmp/query-cli"; }
+
+// Runs `sipdex ARGS` (ARGS already shell-quoted).
+Run Sipdex(const std::string& args) {
+  std::string cmd = std::string(SIPDEX_BINARY_DIR) + "/cli/sipdex " + args + " > " + Root() + "/out.txt 2> " +
+                    Root() + "/err.txt";
+  int rc = std::system(cmd.c_str());
+  Run r;
+  r.exit_code = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  r.out = Slurp(Root() + "/out.txt");
+  r.err = Slurp(Root() + "/err.txt");
+  return r;
+}
+
+const std::string& Index() {
+  static const std::string index = [] {
+    namespace fs = std::filesystem;
+    fs::remove_all(Root());
+    fs::create_directories(Root());
+    std::string files;
+    for (const char* f : {"seed_records.log", "batch_subscribe.log", "multipart_rlmi.log", "tail_marker_glued.log"}) {
+      files += " " + std::string(SIPDEX_SOURCE_DIR) + "/corpus/fixtures/" + f;
+    }
+    std::string idx = Root() + "/index";
+    Run r = Sipdex("ingest --index " + idx + files);
+    REQUIRE(r.exit_code == 0);
+    return idx;
+  }();
+  return index;
+}
+
+}  // namespace
+
+TEST_CASE("sipdex query prints rows and exits 0", "[end_to_end][query][cli]") {
+  Run r = Sipdex("query --index " + Index() + " 'resource.diag = 2157 | count distinct resource.uri' --format csv");
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "count\r\n3\r\n");
+  CHECK(r.err.empty());
+}
+
+TEST_CASE("sipdex query shows a syntax error with a caret and exits 2", "[end_to_end][query][cli]") {
+  Run r = Sipdex("query --index " + Index() + " 'status = 403 adn diag = 2157'");
+  CHECK(r.exit_code == 2);
+  CHECK(r.out.empty());
+  CHECK(r.err ==
+        "error: expected 'and', 'or', '|' or end of query\n"
+        "  status = 403 adn diag = 2157\n"
+        "               ^\n");
+}
+
+TEST_CASE("sipdex query suggests a field and names types, exit 2", "[end_to_end][query][cli]") {
+  Run a = Sipdex("query --index " + Index() + " 'dig = 2157'");
+  CHECK(a.exit_code == 2);
+  CHECK(a.err == "error: unknown field 'dig', did you mean 'diag'?\n  dig = 2157\n  ^\n");
+  Run b = Sipdex("query --index " + Index() + " 'status = forbidden'");
+  CHECK(b.exit_code == 2);
+  CHECK(b.err == "error: status takes a number, got \"forbidden\"\n  status = forbidden\n           ^\n");
+  Run c = Sipdex("query --index " + Index() + " 'kind exists' --format xml");
+  CHECK(c.exit_code == 2);
+  CHECK(c.err == "error: --format takes table, jsonl, csv, raw or flow, got \"xml\"\n");
+}
+
+TEST_CASE("sipdex query that matches nothing exits 0 and says so on stderr", "[end_to_end][query][cli]") {
+  Run r = Sipdex("query --index " + Index() + " 'status = 999'");
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.empty());
+  CHECK(r.err == "no records matched\n");
+}
+
+TEST_CASE("sipdex query --format raw gives back the record bytes", "[end_to_end][query][cli]") {
+  Run r = Sipdex("query --index " + Index() + " 'call_id = 55e99a32b7f940efa49ca37e876645d6' --format raw");
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == Slurp(std::string(SIPDEX_SOURCE_DIR) + "/corpus/fixtures/seed_records.log"));
+}
