@@ -1,6 +1,7 @@
 #include "corpus/model.h"
 
 #include <algorithm>
+#include <set>
 #include <string_view>
 
 #include "corpus/rng.h"
@@ -68,6 +69,11 @@ std::string ToLatin1(std::string_view utf8) {
   return out;
 }
 
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+  return s;
+}
+
 std::string Guid(Rng& rng) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string g;
@@ -113,6 +119,7 @@ Deployment BuildDeployment(std::uint64_t seed, TimeMs start, int days) {
   // Users.
   int nusers = rng.Range(600, 1200);
   d.users.reserve(nusers);
+  std::set<std::string> uris;
   for (int i = 0; i < nusers; ++i) {
     const Name& first = kFirstNames[rng.Below(std::size(kFirstNames))];
     const Name& last = kLastNames[rng.Below(std::size(kLastNames))];
@@ -120,13 +127,14 @@ Deployment BuildDeployment(std::uint64_t seed, TimeMs start, int days) {
     u.domain = static_cast<int>(rng.Below(static_cast<std::uint32_t>(ndomains)));
     u.tenant = u.domain % ntenants;
     std::string user_part = std::string(first.ascii) + "." + std::string(last.ascii);
-    if (i >= static_cast<int>(std::size(kFirstNames) * std::size(kLastNames)) / 4 || rng.Chance(0.3)) {
-      user_part += std::to_string(i);  // keeps URIs unique
-    } else {
-      user_part += std::to_string(i % 10);
-    }
     if (i % 97 == 5) user_part[0] = static_cast<char>(user_part[0] - 32);  // "O365User"-like mixed case
+    // Usually "first.last", else with a digit; the index settles any clash (URIs are unique,
+    // compared case-insensitively as SIP does for what matters here).
     u.uri = "sip:" + user_part + "@" + d.domains[u.domain];
+    if (rng.Chance(0.3) || !uris.insert(Lower(u.uri)).second) {
+      u.uri = "sip:" + user_part + std::to_string(i) + "@" + d.domains[u.domain];
+      uris.insert(Lower(u.uri));
+    }
     int form = static_cast<int>(rng.Below(100));
     std::string display = std::string(first.display) + " " + std::string(last.display);
     if (form < 50) {

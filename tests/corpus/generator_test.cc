@@ -274,3 +274,22 @@ TEST_CASE("Derived seeds differ per input and repeat per input", "[corpus][rng]"
     REQUIRE(v < 7);
   }
 }
+
+TEST_CASE("User and application URIs are unique, ignoring case", "[corpus][model]") {
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    Deployment d = BuildDeployment(seed, *ParseIsoTime("2014-07-07"), 14);
+    std::set<std::string> uris;
+    auto lower = [](std::string s) {
+      for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      return s;
+    };
+    for (const User& u : d.users) REQUIRE(uris.insert(lower(u.uri)).second);
+    for (const TrustedApp& a : d.apps) REQUIRE(uris.insert(lower(a.uri)).second);
+    REQUIRE(d.apps.size() >= 3);
+    REQUIRE(d.apps.size() <= 8);
+    REQUIRE(d.users[0].online_from_day == 0);
+    int moving = 0;
+    for (const User& u : d.users) moving += u.online_from_day > 0 ? 1 : 0;
+    REQUIRE(moving > 0);
+  }
+}
