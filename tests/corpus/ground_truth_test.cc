@@ -248,7 +248,7 @@ TEST_CASE("sipdex inspect agrees with every count of the ground truth for three 
 // lands, this recomputes them from the parsed records with the definitions of
 // corpus/README.md, so those definitions are shown to be computable from what
 // the parser extracts (and the generator's bookkeeping to match them).
-TEST_CASE("Refusals, stuck subscriptions and pairs follow from the parsed records", "[corpus][ground-truth][indexer]") {
+TEST_CASE("Refusals, stuck subscriptions, pairs and user-endpoint successes follow from the parsed records", "[corpus][ground-truth][indexer]") {
   for (std::uint64_t seed : {707, 808, 909}) {
     INFO("seed " << seed);
     ScratchDir dir("refusals");
@@ -270,6 +270,11 @@ TEST_CASE("Refusals, stuck subscriptions and pairs follow from the parsed record
     std::map<int, RefusalCounts> by_day, by_app, by_user;
     std::set<std::pair<int, int>> pairs;
     std::set<std::string> app_subscribes, answered;
+    std::map<int, std::uint64_t> user_endpoint_successes;
+    auto online = [&](std::string_view uri, TimeMs t) {
+      auto it = user_index.find(std::string(uri));
+      return it != user_index.end() && d.users[it->second].OnlineOn(static_cast<int>((FloorDay(t) - d.start) / kMsPerDay));
+    };
     auto add = [&](RefusalKind k, TimeMs t, std::string_view app, std::string_view user) {
       REQUIRE(app_index.count(std::string(app)) == 1);
       REQUIRE(user_index.count(std::string(user)) == 1);
@@ -304,6 +309,13 @@ TEST_CASE("Refusals, stuck subscriptions and pairs follow from the parsed record
           for (const ResourceInstance& ri : r.resources) {
             if (ri.diag == 2157) add(RefusalKind::kBatch, r.time, r.from.uri, ri.uri);
           }
+          if (!app_index.count(std::string(r.from.uri)) && r.diagnostics.empty()) {
+            int day = static_cast<int>((FloorDay(r.time) - d.start) / kMsPerDay);
+            if (r.resources.empty() && online(r.to.uri, r.time)) user_endpoint_successes[day]++;
+            for (const ResourceInstance& ri : r.resources) {
+              if (ri.state == "active" && online(ri.uri, r.time)) user_endpoint_successes[day]++;
+            }
+          }
         }
         if (r.type == MessageType::kRequest && EqualsIgnoreCase(r.method, "NOTIFY")) {
           for (const ResourceInstance& ri : r.resources) {
@@ -327,6 +339,8 @@ TEST_CASE("Refusals, stuck subscriptions and pairs follow from the parsed record
     REQUIRE(by_app == gt.refusals_by_app);
     REQUIRE(by_user == gt.refusals_by_user);
     REQUIRE(pairs == gt.refused_pairs);
+    REQUIRE(gt.UserEndpointSuccesses() > 10);
+    REQUIRE(user_endpoint_successes == gt.user_endpoint_successes_by_day);
     std::set<std::string> stuck;
     for (const std::string& id : app_subscribes) {
       if (!answered.count(id)) stuck.insert(id);
