@@ -162,8 +162,7 @@ void CollectValues(const BoundField& field, const RowInput& row, int resource, R
       return;
     }
     case FieldSource::kBucket: {
-      const Record& r = *row.record;
-      if (!r.has_time) return;
+      const Record& r = *row.record;  // the carried time when the record has none of its own
       TimeMs t = field.bucket == TimeBucket::kMinute ? FloorMinute(r.time)
                  : field.bucket == TimeBucket::kHour ? FloorHour(r.time)
                  : field.bucket == TimeBucket::kDay  ? FloorDay(r.time)
@@ -245,7 +244,9 @@ bool Evaluator::Eval(const BoundExpr& e, const RowInput& row, int resource) {
     case BoundExpr::Kind::kNot:
       return !Eval(*e.children.at(0), row, resource);
     case BoundExpr::Kind::kTimeRange:
-      return row.record->has_time && row.record->time >= e.from && row.record->time < e.to;
+      // A record without a readable time carries the previous record's time
+      // (storage/record.h), as the time map does.
+      return row.record->time >= e.from && row.record->time < e.to;
     case BoundExpr::Kind::kCompare:
       return Compare(e, row, resource);
   }

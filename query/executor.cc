@@ -202,6 +202,72 @@ OutCell ToCell(const BoundField& f, const CellValue& v) {
   return OutCell::Number(v.number);
 }
 
+// Fields whose postings hold exactly the records an equality matches (same
+// normalisation as the evaluator, no hashing, no per-user-part case rules).
+bool IsExactPostingField(FieldId id) {
+  switch (id) {
+    case FieldId::kStatus: case FieldId::kDiag: case FieldId::kType: case FieldId::kMethod:
+    case FieldId::kCseqMethod: case FieldId::kKind: case FieldId::kDirection: case FieldId::kLevel:
+    case FieldId::kFlag: case FieldId::kMalformed:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The postings that match exactly the records `e` matches (ignoring time
+// ranges directly under the top `and`, which the caller checks per segment),
+// or nullopt.
+std::optional<PostingsNode> ExactPostings(const BoundExpr& e, bool top) {
+  switch (e.kind) {
+    case BoundExpr::Kind::kCompare: {
+      if (e.field.source != FieldSource::kRecord || !e.field.info->indexed || e.field.per_resource ||
+          !IsExactPostingField(e.field.info->id) || (e.op != Op::kEq && e.op != Op::kIn)) {
+        return std::nullopt;
+      }
+      PostingsNode u;
+      u.kind = PostingsNode::Kind::kUnion;
+      for (const BoundValue& v : e.values) {
+        PostingsNode n;
+        n.field = e.field.info->id;
+        n.value = v.text;
+        u.children.push_back(std::move(n));
+      }
+      if (u.children.size() == 1) return std::move(u.children[0]);
+      return u;
+    }
+    case BoundExpr::Kind::kAnd:
+    case BoundExpr::Kind::kOr: {
+      PostingsNode n;
+      n.kind = e.kind == BoundExpr::Kind::kAnd ? PostingsNode::Kind::kIntersect : PostingsNode::Kind::kUnion;
+      for (const auto& c : e.children) {
+        if (top && e.kind == BoundExpr::Kind::kAnd && c->kind == BoundExpr::Kind::kTimeRange) continue;
+        std::optional<PostingsNode> x = ExactPostings(*c, false);
+        if (!x) return std::nullopt;
+        n.children.push_back(std::move(*x));
+      }
+      if (n.children.empty()) return std::nullopt;
+      if (n.children.size() == 1) return std::move(n.children[0]);
+      return n;
+    }
+    case BoundExpr::Kind::kNot:
+    case BoundExpr::Kind::kTimeRange:
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+TimeMs BucketStart(TimeBucket b, TimeMs t) {
+  switch (b) {
+    case TimeBucket::kMinute: return FloorMinute(t);
+    case TimeBucket::kHour: return FloorHour(t);
+    case TimeBucket::kDay: return FloorDay(t);
+    case TimeBucket::kWeek: return FloorIsoWeek(t);
+    case TimeBucket::kNone: break;
+  }
+  return 0;
+}
+
 class Execution {
  public:
   Execution(const IndexSnapshot& snap, const QueryOptions& options, std::ostream* out)
@@ -252,6 +318,12 @@ class Execution {
     }
 
     Status s;
+    if (!options_.explain && CountFromPostings(plan, &s)) {
+      if (s.ok()) s = head_->Finish();
+      stats_.rows_written = writer_->rows_written();
+      if (stats != nullptr) *stats = stats_;
+      return s;
+    }
     if (plan.driver) {
       for (std::size_t i = 0; i < ids.size() && s.ok() && !head_->Done(); i += kReadChunk) {
         std::size_t n = std::min(kReadChunk, ids.size() - i);
@@ -275,6 +347,64 @@ class Execution {
   }
 
  private:
+  // `SEARCH | count [by minute|hour|day|week]` where the search is exact on
+  // postings: records of segments that lie inside the time range (and inside
+  // one bucket) are counted from postings without decoding; the others are
+  // read and evaluated as usual. Returns false when the shape does not apply.
+  bool CountFromPostings(const Plan& plan, Status* s) {
+    if (!q_.where || q_.per_resource || q_.stages.size() != 1) return false;
+    const BoundStage& st = q_.stages[0];
+    if (st.kind != Stage::Kind::kCount || st.has_distinct || st.fields.size() > 1) return false;
+    TimeBucket bucket = TimeBucket::kNone;
+    if (!st.fields.empty()) {
+      if (st.fields[0].source != FieldSource::kBucket) return false;
+      bucket = st.fields[0].bucket;
+    }
+    std::optional<PostingsNode> exact = ExactPostings(*q_.where, true);
+    if (!exact) return false;
+    Result<std::vector<RecordId>> ids = EvalPostings(*exact, snap_);
+    if (!ids.ok()) {
+      *s = ids.status();
+      return true;
+    }
+    const auto& map = snap_.time_map();
+    std::vector<RecordId> slow;
+    std::size_t i = 0;
+    for (std::size_t idx : plan.segments) {
+      const storage::SegmentInfo& seg = map[idx];
+      while (i < ids->size() && (*ids)[i] < seg.first_id) ++i;
+      std::size_t j = i;
+      while (j < ids->size() && (*ids)[j] < seg.first_id + seg.count) ++j;
+      if (j == i) continue;
+      bool inside = seg.min_time <= seg.max_time && seg.min_time >= plan.from && seg.max_time < plan.to &&
+                    (bucket == TimeBucket::kNone || BucketStart(bucket, seg.min_time) == BucketStart(bucket, seg.max_time));
+      if (!inside) {
+        slow.insert(slow.end(), ids->begin() + static_cast<std::ptrdiff_t>(i), ids->begin() + static_cast<std::ptrdiff_t>(j));
+        i = j;
+        continue;
+      }
+      Row row;
+      if (bucket != TimeBucket::kNone) row.cells.push_back(ToCell(st.fields[0], CellValue{true, seg.min_time, {}}));
+      for (; i < j; ++i) {
+        Row r = row;
+        ++stats_.records_matched;
+        ++stats_.rows;
+        Status ps = head_->Push(std::move(r));
+        if (!ps.ok()) {
+          *s = ps;
+          return true;
+        }
+      }
+    }
+    stats_.candidates = ids->size();
+    for (std::size_t k = 0; k < slow.size() && s->ok(); k += kReadChunk) {
+      std::size_t n = std::min(kReadChunk, slow.size() - k);
+      *s = snap_.ReadRecords(std::span<const RecordId>(slow.data() + k, n), [&](const StoredRecord& sr) { Visit(sr); });
+      if (s->ok()) *s = status_;
+    }
+    return true;
+  }
+
   // The record columns: what the output shows when no stage projects, plus
   // every field a stage reads while rows are still records.
   Status ChooseColumns(int first_projecting) {

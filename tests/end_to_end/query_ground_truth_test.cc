@@ -126,6 +126,19 @@ void CheckSeed(int seed) {
   }
   CHECK(by_key == JsonCounts(truth["resources_by_state_status_diag"]));
 
+  // Counting from postings (exact fields, whole segments) agrees with reading every record
+  // (`text exists` is not on postings, so it forces the record-by-record path).
+  for (const char* q : {"diag = 2157", "type = response and method = SUBSCRIBE and diag in (2157, 1003)",
+                        "status = 403 or status = 404", "kind = diagnostic", "malformed = true"}) {
+    for (const char* tail : {" | count", " | count by day", " | count by hour"}) {
+      INFO(q << tail);
+      CHECK(Query(snap, std::string(q) + tail) == Query(snap, "text exists and (" + std::string(q) + ")" + tail));
+    }
+  }
+  std::string day2 = truth["time"]["first"].get<std::string>().substr(0, 10);
+  CHECK(Query(snap, "diag = 2157 and on " + day2 + " | count") ==
+        Query(snap, "text exists and diag = 2157 and on " + day2 + " | count"));
+
   // Refusals: single, batched in responses, batched in NOTIFYs; totals, by day, by application.
   const nlohmann::json& ref = truth["refusals"];
   CHECK(Count(snap, kSingle) == ref["total"]["single"].get<std::int64_t>());
