@@ -62,19 +62,22 @@ call_id=$(jq -r '.stuck_subscriptions.call_ids[0]' "$corpus/ground-truth.json")
 measure() {
   local name=$1; shift
   local json=$work/hyperfine.json
-  hyperfine -N --style none --warmup 1 --runs "$runs" --export-json "$json" -- "$*" >/dev/null 2>&1 ||
-    hyperfine --style none --warmup 1 --runs "$runs" --export-json "$json" -- "$*" >/dev/null
+  hyperfine --style none --warmup 1 --runs "$runs" --export-json "$json" -- "$*" >/dev/null
   local mean
   mean=$(jq -r '.results[0].mean' "$json")
-  local rss
-  rss=$( { /usr/bin/time -f "%M" bash -c "$* > /dev/null" ; } 2>&1 | tail -1)
-  printf '%-34s %9.1f ms   peak RSS %7.1f MiB   %s\n' "$name" "$(echo "$mean * 1000" | bc -l)" \
-    "$(echo "$rss / 1024" | bc -l)" "$*"
+  local usage rss cpu
+  usage=$( { /usr/bin/time -f "%M %U %S" bash -c "$* > /dev/null" ; } 2>&1 | tail -1)
+  rss=$(echo "$usage" | cut -d' ' -f1)
+  cpu=$(echo "$usage" | awk '{print ($2 + $3) * 1000}')
+  printf '%-38s %9.1f ms wall  %7.0f ms cpu  peak RSS %6.1f MiB   %s\n' "$name" "$(echo "$mean * 1000" | bc -l)" \
+    "$cpu" "$(echo "$rss / 1024" | bc -l)" "$*"
   last_mean=$mean
 }
 
 q() { printf "%s query --index %q %q --format csv" "$sipdex" "$index" "$1"; }
 
+echo "-- opening the index and one postings lookup (the floor of any query)"
+measure "--explain call_id = <stuck call>" "$(q "call_id = $call_id") --explain"
 echo "-- selective queries (postings + time map)"
 measure "call_id = <stuck call>" "$(q "call_id = $call_id")"
 measure "diag = 2157 and on DAY" "$(q "diag = 2157 and on $day2")"
@@ -99,4 +102,4 @@ echo "-- other shapes"
 measure "resource.diag = 2157 | count distinct" "$(q 'resource.diag = 2157 | count distinct resource.uri by from.uri')"
 measure "stuck app SUBSCRIBEs (response exists)" \
   "$(q "type = request and method = SUBSCRIBE and on $day2 and not response exists | count")"
-measure "kind exists | sort time desc | limit 5" "$(q 'kind = diagnostic | sort time desc | limit 5')"
+measure "kind = diagnostic | sort | limit 5" "$(q 'kind = diagnostic | sort time desc | limit 5')"
