@@ -91,3 +91,30 @@ TEST_CASE("inspect on a missing file exits 1 with the file named", "[indexer][in
   REQUIRE(WEXITSTATUS(rc) == 1);
   REQUIRE(out == "error: /nonexistent/x.log: no such file or directory\n");
 }
+
+TEST_CASE("inspect counts the same with one and three threads over several batches", "[indexer][inspect]") {
+  std::string seed;
+  {
+    FILE* f = fopen((Fixtures() + "/seed_records.log").c_str(), "rb");
+    REQUIRE(f != nullptr);
+    char buf[4096];
+    std::size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), f)) > 0) seed.append(buf, n);
+    fclose(f);
+  }
+  std::string path = std::string(SIPDEX_BINARY_DIR) + "/inspect_test_many_batches.log";
+  FILE* out = fopen(path.c_str(), "wb");
+  REQUIRE(out != nullptr);
+  for (int i = 0; i < 8000; ++i) fwrite(seed.data(), 1, seed.size(), out);  // 11.6 MB: three 4 MB batches
+  fclose(out);
+  nlohmann::json one = nlohmann::json::parse(Inspect(path + " --format summary-json --threads 1").out);
+  nlohmann::json three = nlohmann::json::parse(Inspect(path + " --format summary-json --threads 3").out);
+  std::remove(path.c_str());
+  one.erase("seconds");
+  three.erase("seconds");
+  REQUIRE(one == three);
+  REQUIRE(one["records"] == 16000);
+  REQUIRE(one["bytes"] == 8000 * seed.size());
+  REQUIRE(one["resources_by_state_status_diag"]["terminated/403/2157"] == 8000);
+  REQUIRE(one["malformed_records"] == 0);
+}
