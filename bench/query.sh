@@ -91,6 +91,13 @@ measure "rg -c (same refusals, per file)" \
   "rg -c --no-messages -e 'ms-diagnostics(-public)?: *2157|msDiagCode=\"2157\"' $raw"
 echo "   ratio sipdex / rg: $(echo "$ours / $last_mean" | bc -l | cut -c1-5) (goal <= 0.5)"
 
+echo "-- 2157 in ms-diagnostics headers by day (exact postings: counted without decoding whole days)"
+measure "sipdex: diag = 2157 | count by day" "$(q 'diag = 2157 | count by day')"
+ours=$last_mean
+measure "rg -c 'ms-diagnostics(-public)?: *2157'" \
+  "rg -c --no-messages -e 'ms-diagnostics(-public)?: *2157' $raw"
+echo "   ratio sipdex / rg: $(echo "$ours / $last_mean" | bc -l | cut -c1-5) (goal <= 0.5)"
+
 echo "-- unindexed text search, against zstdcat | rg over zstd -3 files"
 needle=SIPPROXY_E_EPROUTING_MSG_ALLOWED_DOMAIN_NO_SRV_MATCH
 measure "sipdex: text contains | count" "$(q "text contains \"$needle\" | count")"
