@@ -86,8 +86,7 @@ void RegisterQueryCommand(CLI::App& app, CommandRegistry& registry) {
   auto args = std::make_shared<QueryArgs>();
   CLI::App* sub = app.add_subcommand("query", "Run a query (see query/README.md for the language)");
   sub->add_option("--index", args->index, "index directory (default $SIPDEX_INDEX, else ./sipdex-index)");
-  sub->add_option("query", args->query, "the query, e.g. 'status = 403 and diag = 2157 | count by day'")
-      ->required();
+  sub->add_option("query", args->query, "the query, e.g. 'status = 403 and diag = 2157 | count by day'")->required();
   sub->add_option("--format", args->format, "table (default), jsonl, csv, raw or flow");
   sub->add_option("--tz", args->tz, "zone of the times typed in the query: UTC (default) or an offset like +02:00");
   sub->add_flag("--explain", args->explain, "print the plan (postings, time pruning, scan) instead of running");

@@ -20,33 +20,52 @@ std::string FieldRef::ToString() const {
   return header_quoted ? "header." + Quote(header) : "header." + header;
 }
 
-std::string Value::ToString() const { return kind == Kind::kQuoted ? Quote(text) : text; }
+std::string Value::ToString() const {
+  return kind == Kind::kQuoted ? Quote(text) : text;
+}
 
 std::string_view OpName(Op op) {
   switch (op) {
-    case Op::kEq: return "=";
-    case Op::kNe: return "!=";
-    case Op::kLt: return "<";
-    case Op::kLe: return "<=";
-    case Op::kGt: return ">";
-    case Op::kGe: return ">=";
-    case Op::kGlob: return "~";
-    case Op::kRegex: return "=~";
-    case Op::kContains: return "contains";
-    case Op::kIn: return "in";
-    case Op::kExists: return "exists";
+    case Op::kEq:
+      return "=";
+    case Op::kNe:
+      return "!=";
+    case Op::kLt:
+      return "<";
+    case Op::kLe:
+      return "<=";
+    case Op::kGt:
+      return ">";
+    case Op::kGe:
+      return ">=";
+    case Op::kGlob:
+      return "~";
+    case Op::kRegex:
+      return "=~";
+    case Op::kContains:
+      return "contains";
+    case Op::kIn:
+      return "in";
+    case Op::kExists:
+      return "exists";
   }
   return "?";
 }
 
 std::string_view TimeScopeName(TimeScopeKind k) {
   switch (k) {
-    case TimeScopeKind::kSince: return "since";
-    case TimeScopeKind::kUntil: return "until";
-    case TimeScopeKind::kBetween: return "between";
-    case TimeScopeKind::kLast: return "last";
-    case TimeScopeKind::kOn: return "on";
-    case TimeScopeKind::kWeek: return "week";
+    case TimeScopeKind::kSince:
+      return "since";
+    case TimeScopeKind::kUntil:
+      return "until";
+    case TimeScopeKind::kBetween:
+      return "between";
+    case TimeScopeKind::kLast:
+      return "last";
+    case TimeScopeKind::kOn:
+      return "on";
+    case TimeScopeKind::kWeek:
+      return "week";
   }
   return "?";
 }

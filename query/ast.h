@@ -92,12 +92,12 @@ struct Stage {
   Kind kind = Kind::kCount;
   SourceSpan span;
 
-  std::vector<FieldRef> fields;   // count: the `by` keys; distinct/fields: the list; top/sort: one field
-  bool has_distinct = false;      // count distinct FIELD
-  FieldRef distinct;              // count distinct: the counted field
-  std::int64_t number = 0;        // top N, limit N
+  std::vector<FieldRef> fields;  // count: the `by` keys; distinct/fields: the list; top/sort: one field
+  bool has_distinct = false;     // count distinct FIELD
+  FieldRef distinct;             // count distinct: the counted field
+  std::int64_t number = 0;       // top N, limit N
   SourceSpan number_span;
-  bool descending = false;        // sort ... desc
+  bool descending = false;  // sort ... desc
 
   std::string ToString() const;
 };
@@ -105,8 +105,8 @@ struct Stage {
 // A whole query: `search | stage | stage ...`. (A `sequence` search is a later
 // addition: it will become a second alternative beside `where`.)
 struct Query {
-  std::string text;                // the query as typed (positions point into it)
-  std::unique_ptr<Expr> where;     // the search expression
+  std::string text;             // the query as typed (positions point into it)
+  std::unique_ptr<Expr> where;  // the search expression
   std::vector<Stage> stages;
 
   std::string ToString() const;

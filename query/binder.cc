@@ -27,12 +27,26 @@ std::string Lower(std::string_view s) {
 // Fields whose values are compared ignoring ASCII case.
 bool IsCaseInsensitive(FieldId id) {
   switch (id) {
-    case FieldId::kServer: case FieldId::kKind: case FieldId::kLevel: case FieldId::kFlag:
-    case FieldId::kComponent: case FieldId::kInstanceId: case FieldId::kDirection: case FieldId::kPeer:
-    case FieldId::kType: case FieldId::kMethod: case FieldId::kFromHost: case FieldId::kToHost:
-    case FieldId::kCseqMethod: case FieldId::kEvent: case FieldId::kContentType:
-    case FieldId::kResourceState: case FieldId::kResourceReason: case FieldId::kSeverity:
-    case FieldId::kResultCode: case FieldId::kResultText:
+    case FieldId::kServer:
+    case FieldId::kKind:
+    case FieldId::kLevel:
+    case FieldId::kFlag:
+    case FieldId::kComponent:
+    case FieldId::kInstanceId:
+    case FieldId::kDirection:
+    case FieldId::kPeer:
+    case FieldId::kType:
+    case FieldId::kMethod:
+    case FieldId::kFromHost:
+    case FieldId::kToHost:
+    case FieldId::kCseqMethod:
+    case FieldId::kEvent:
+    case FieldId::kContentType:
+    case FieldId::kResourceState:
+    case FieldId::kResourceReason:
+    case FieldId::kSeverity:
+    case FieldId::kResultCode:
+    case FieldId::kResultText:
       return true;
     default:
       return false;
@@ -47,7 +61,9 @@ std::optional<std::int64_t> ParseInt(std::string_view s) {
   return v;
 }
 
-std::string Quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+std::string Quoted(std::string_view s) {
+  return "\"" + std::string(s) + "\"";
+}
 
 // A glob (* any run, ? one character) as an anchored RE2 pattern.
 std::string GlobToRegex(std::string_view glob) {
@@ -104,9 +120,10 @@ class Binder {
       return f;
     }
     if (allow_buckets) {
-      static constexpr std::pair<std::string_view, TimeBucket> kBuckets[] = {
-          {"minute", TimeBucket::kMinute}, {"hour", TimeBucket::kHour},
-          {"day", TimeBucket::kDay}, {"week", TimeBucket::kWeek}};
+      static constexpr std::pair<std::string_view, TimeBucket> kBuckets[] = {{"minute", TimeBucket::kMinute},
+                                                                             {"hour", TimeBucket::kHour},
+                                                                             {"day", TimeBucket::kDay},
+                                                                             {"week", TimeBucket::kWeek}};
       for (const auto& [name, bucket] : kBuckets) {
         if (ref.name == name) {
           f.source = FieldSource::kBucket;
@@ -138,8 +155,11 @@ class Binder {
       return std::nullopt;
     }
     if (response && info->per_resource) {
-      Fail("response." + std::string(info->name) + " is not supported: resource fields of a response are read "
-           "from the response itself (type = response and " + std::string(info->name) + " ...)", ref.span);
+      Fail("response." + std::string(info->name) +
+               " is not supported: resource fields of a response are read "
+               "from the response itself (type = response and " +
+               std::string(info->name) + " ...)",
+           ref.span);
       return std::nullopt;
     }
     f.source = response ? FieldSource::kResponse : FieldSource::kRecord;
@@ -208,7 +228,10 @@ class Binder {
       return nullptr;
     }
     switch (e.op) {
-      case Op::kLt: case Op::kLe: case Op::kGt: case Op::kGe:
+      case Op::kLt:
+      case Op::kLe:
+      case Op::kGt:
+      case Op::kGe:
         if (field->type != FieldType::kInteger && field->type != FieldType::kTime) {
           Fail("'" + std::string(OpName(e.op)) + "' compares numbers and times; " + field->name + " takes " +
                    std::string(FieldTypeName(field->type)),
@@ -216,7 +239,9 @@ class Binder {
           return nullptr;
         }
         break;
-      case Op::kGlob: case Op::kRegex: case Op::kContains: {
+      case Op::kGlob:
+      case Op::kRegex:
+      case Op::kContains: {
         const Value& v = e.values.at(0);
         BoundValue bv;
         bv.typed = v.text;
@@ -445,7 +470,9 @@ class Binder {
   BindError error_;
 };
 
-std::string FieldString(const BoundField& f) { return f.name; }
+std::string FieldString(const BoundField& f) {
+  return f.name;
+}
 
 }  // namespace
 
@@ -519,12 +546,18 @@ std::string BoundStage::ToString() const {
       if (!fields.empty()) out += " by " + list(fields);
       return out;
     }
-    case Stage::Kind::kTop: return "top " + std::to_string(number) + " " + list(fields);
-    case Stage::Kind::kDistinct: return "distinct " + list(fields);
-    case Stage::Kind::kFields: return "fields " + list(fields);
-    case Stage::Kind::kSort: return "sort " + list(fields) + (descending ? " desc" : "");
-    case Stage::Kind::kLimit: return "limit " + std::to_string(number);
-    case Stage::Kind::kFlow: return "flow";
+    case Stage::Kind::kTop:
+      return "top " + std::to_string(number) + " " + list(fields);
+    case Stage::Kind::kDistinct:
+      return "distinct " + list(fields);
+    case Stage::Kind::kFields:
+      return "fields " + list(fields);
+    case Stage::Kind::kSort:
+      return "sort " + list(fields) + (descending ? " desc" : "");
+    case Stage::Kind::kLimit:
+      return "limit " + std::to_string(number);
+    case Stage::Kind::kFlow:
+      return "flow";
   }
   return "?";
 }

@@ -49,12 +49,12 @@ struct BoundField {
   const FieldInfo* info = nullptr;  // kRecord, kResponse
   std::string header;               // kHeader: the name as typed
   TimeBucket bucket = TimeBucket::kNone;
-  int column = -1;                  // kColumn, kCount: index into the incoming columns
+  int column = -1;  // kColumn, kCount: index into the incoming columns
   FieldType type = FieldType::kString;
   bool multi = false;
   bool per_resource = false;
-  bool case_insensitive = false;    // values compare ignoring ASCII case (methods, hosts, states, ...)
-  std::string name;                 // canonical name, also the output column name ("from.uri", "header.Via")
+  bool case_insensitive = false;  // values compare ignoring ASCII case (methods, hosts, states, ...)
+  std::string name;               // canonical name, also the output column name ("from.uri", "header.Via")
   SourceSpan span;
 };
 

@@ -9,7 +9,9 @@
 namespace sipdex::query {
 namespace {
 
-char LowerChar(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+char LowerChar(char c) {
+  return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+}
 
 bool ContainsIgnoreCase(std::string_view hay, std::string_view lowered_needle) {
   if (lowered_needle.empty()) return true;
@@ -27,9 +29,12 @@ void AddNumber(std::int64_t n, bool present, std::vector<CellValue>* out) {
 
 std::string_view TypeName(MessageType t) {
   switch (t) {
-    case MessageType::kRequest: return "request";
-    case MessageType::kResponse: return "response";
-    case MessageType::kUnknown: break;
+    case MessageType::kRequest:
+      return "request";
+    case MessageType::kResponse:
+      return "response";
+    case MessageType::kUnknown:
+      break;
   }
   return {};
 }
@@ -39,43 +44,119 @@ void RecordValues(FieldId id, const RowInput& row, int resource, std::vector<Cel
   const ResourceInstance* inst =
       resource >= 0 && static_cast<std::size_t>(resource) < r.resources.size() ? &r.resources[resource] : nullptr;
   switch (id) {
-    case FieldId::kTime: AddNumber(r.time, r.has_time, out); break;
-    case FieldId::kServer: AddText(row.server, out); break;
-    case FieldId::kFile: AddText(row.file, out); break;
-    case FieldId::kLine: AddNumber(r.line, r.line > 0, out); break;
-    case FieldId::kKind: AddText(RecordKindName(r.kind), out); break;
-    case FieldId::kLevel: AddText(r.level, out); break;
-    case FieldId::kFlag: AddText(r.flag, out); break;
-    case FieldId::kComponent: AddText(r.component, out); break;
-    case FieldId::kCorrelationId: AddNumber(r.correlation_id, r.correlation_id >= 0, out); break;
-    case FieldId::kInstanceId: AddText(r.instance_id, out); break;
-    case FieldId::kDirection: AddText(r.direction, out); break;
-    case FieldId::kPeer: AddText(r.peer, out); break;
-    case FieldId::kType: AddText(TypeName(r.type), out); break;
-    case FieldId::kMethod: AddText(r.method, out); break;
-    case FieldId::kRuri: AddText(r.ruri, out); break;
-    case FieldId::kStatus: AddNumber(r.status, r.status >= 0, out); break;
-    case FieldId::kReason: AddText(r.reason_phrase, out); break;
-    case FieldId::kFrom: case FieldId::kFromUri: AddText(r.from.uri, out); break;
-    case FieldId::kFromUser: AddText(r.from.user, out); break;
-    case FieldId::kFromHost: AddText(r.from.host, out); break;
-    case FieldId::kFromName: AddText(r.from.display, out); break;
-    case FieldId::kFromTag: AddText(r.from.tag, out); break;
-    case FieldId::kFromEpid: AddText(r.from.epid, out); break;
-    case FieldId::kTo: case FieldId::kToUri: AddText(r.to.uri, out); break;
-    case FieldId::kToUser: AddText(r.to.user, out); break;
-    case FieldId::kToHost: AddText(r.to.host, out); break;
-    case FieldId::kToName: AddText(r.to.display, out); break;
-    case FieldId::kToTag: AddText(r.to.tag, out); break;
-    case FieldId::kToEpid: AddText(r.to.epid, out); break;
-    case FieldId::kCallId: AddText(r.call_id.empty() ? r.sip_call_id : r.call_id, out); break;
-    case FieldId::kCseq: AddNumber(r.cseq, r.cseq >= 0, out); break;
-    case FieldId::kCseqMethod: AddText(r.cseq_method, out); break;
-    case FieldId::kEvent: AddText(r.event, out); break;
-    case FieldId::kExpires: AddNumber(r.expires, r.expires >= 0, out); break;
-    case FieldId::kContentType: AddText(r.content_type, out); break;
-    case FieldId::kUserAgent: AddText(r.user_agent, out); break;
-    case FieldId::kServerHdr: AddText(r.server_hdr, out); break;
+    case FieldId::kTime:
+      AddNumber(r.time, r.has_time, out);
+      break;
+    case FieldId::kServer:
+      AddText(row.server, out);
+      break;
+    case FieldId::kFile:
+      AddText(row.file, out);
+      break;
+    case FieldId::kLine:
+      AddNumber(r.line, r.line > 0, out);
+      break;
+    case FieldId::kKind:
+      AddText(RecordKindName(r.kind), out);
+      break;
+    case FieldId::kLevel:
+      AddText(r.level, out);
+      break;
+    case FieldId::kFlag:
+      AddText(r.flag, out);
+      break;
+    case FieldId::kComponent:
+      AddText(r.component, out);
+      break;
+    case FieldId::kCorrelationId:
+      AddNumber(r.correlation_id, r.correlation_id >= 0, out);
+      break;
+    case FieldId::kInstanceId:
+      AddText(r.instance_id, out);
+      break;
+    case FieldId::kDirection:
+      AddText(r.direction, out);
+      break;
+    case FieldId::kPeer:
+      AddText(r.peer, out);
+      break;
+    case FieldId::kType:
+      AddText(TypeName(r.type), out);
+      break;
+    case FieldId::kMethod:
+      AddText(r.method, out);
+      break;
+    case FieldId::kRuri:
+      AddText(r.ruri, out);
+      break;
+    case FieldId::kStatus:
+      AddNumber(r.status, r.status >= 0, out);
+      break;
+    case FieldId::kReason:
+      AddText(r.reason_phrase, out);
+      break;
+    case FieldId::kFrom:
+    case FieldId::kFromUri:
+      AddText(r.from.uri, out);
+      break;
+    case FieldId::kFromUser:
+      AddText(r.from.user, out);
+      break;
+    case FieldId::kFromHost:
+      AddText(r.from.host, out);
+      break;
+    case FieldId::kFromName:
+      AddText(r.from.display, out);
+      break;
+    case FieldId::kFromTag:
+      AddText(r.from.tag, out);
+      break;
+    case FieldId::kFromEpid:
+      AddText(r.from.epid, out);
+      break;
+    case FieldId::kTo:
+    case FieldId::kToUri:
+      AddText(r.to.uri, out);
+      break;
+    case FieldId::kToUser:
+      AddText(r.to.user, out);
+      break;
+    case FieldId::kToHost:
+      AddText(r.to.host, out);
+      break;
+    case FieldId::kToName:
+      AddText(r.to.display, out);
+      break;
+    case FieldId::kToTag:
+      AddText(r.to.tag, out);
+      break;
+    case FieldId::kToEpid:
+      AddText(r.to.epid, out);
+      break;
+    case FieldId::kCallId:
+      AddText(r.call_id.empty() ? r.sip_call_id : r.call_id, out);
+      break;
+    case FieldId::kCseq:
+      AddNumber(r.cseq, r.cseq >= 0, out);
+      break;
+    case FieldId::kCseqMethod:
+      AddText(r.cseq_method, out);
+      break;
+    case FieldId::kEvent:
+      AddText(r.event, out);
+      break;
+    case FieldId::kExpires:
+      AddNumber(r.expires, r.expires >= 0, out);
+      break;
+    case FieldId::kContentType:
+      AddText(r.content_type, out);
+      break;
+    case FieldId::kUserAgent:
+      AddText(r.user_agent, out);
+      break;
+    case FieldId::kServerHdr:
+      AddText(r.server_hdr, out);
+      break;
     case FieldId::kRecordRoute:
       for (std::string_view v : r.record_route) AddText(v, out);
       break;
@@ -88,18 +169,42 @@ void RecordValues(FieldId id, const RowInput& row, int resource, std::vector<Cel
     case FieldId::kDiagSource:
       for (const Diagnostic& d : r.diagnostics) AddText(d.source, out);
       break;
-    case FieldId::kBody: AddText(r.body, out); break;
-    case FieldId::kText: AddText(r.text, out); break;
-    case FieldId::kResource: case FieldId::kResourceUri: if (inst) AddText(inst->uri, out); break;
-    case FieldId::kResourceState: if (inst) AddText(inst->state, out); break;
-    case FieldId::kResourceReason: if (inst) AddText(inst->reason, out); break;
-    case FieldId::kResourceStatus: if (inst) AddNumber(inst->status, inst->status >= 0, out); break;
-    case FieldId::kResourceDiag: if (inst) AddNumber(inst->diag, inst->diag >= 0, out); break;
-    case FieldId::kSeverity: AddText(r.severity, out); break;
-    case FieldId::kResultCode: AddText(r.result_code, out); break;
-    case FieldId::kResultText: AddText(r.result_text, out); break;
-    case FieldId::kMalformed: AddNumber(r.malformed != kMalformedNone ? 1 : 0, true, out); break;
-    case FieldId::kCount_: break;
+    case FieldId::kBody:
+      AddText(r.body, out);
+      break;
+    case FieldId::kText:
+      AddText(r.text, out);
+      break;
+    case FieldId::kResource:
+    case FieldId::kResourceUri:
+      if (inst) AddText(inst->uri, out);
+      break;
+    case FieldId::kResourceState:
+      if (inst) AddText(inst->state, out);
+      break;
+    case FieldId::kResourceReason:
+      if (inst) AddText(inst->reason, out);
+      break;
+    case FieldId::kResourceStatus:
+      if (inst) AddNumber(inst->status, inst->status >= 0, out);
+      break;
+    case FieldId::kResourceDiag:
+      if (inst) AddNumber(inst->diag, inst->diag >= 0, out);
+      break;
+    case FieldId::kSeverity:
+      AddText(r.severity, out);
+      break;
+    case FieldId::kResultCode:
+      AddText(r.result_code, out);
+      break;
+    case FieldId::kResultText:
+      AddText(r.result_text, out);
+      break;
+    case FieldId::kMalformed:
+      AddNumber(r.malformed != kMalformedNone ? 1 : 0, true, out);
+      break;
+    case FieldId::kCount_:
+      break;
   }
 }
 
@@ -197,12 +302,17 @@ bool Evaluator::Compare(const BoundExpr& e, const RowInput& row, int resource) {
         if (EqualsValue(f, c, e.values.at(0))) return false;
       }
       return true;
-    case Op::kLt: case Op::kLe: case Op::kGt: case Op::kGe: {
+    case Op::kLt:
+    case Op::kLe:
+    case Op::kGt:
+    case Op::kGe: {
       std::int64_t v = e.values.at(0).number;
       for (const CellValue& c : scratch_) {
         if (!c.is_number) continue;
-        bool ok = e.op == Op::kLt ? c.number < v : e.op == Op::kLe ? c.number <= v : e.op == Op::kGt ? c.number > v
-                                                                                                     : c.number >= v;
+        bool ok = e.op == Op::kLt   ? c.number < v
+                  : e.op == Op::kLe ? c.number <= v
+                  : e.op == Op::kGt ? c.number > v
+                                    : c.number >= v;
         if (ok) return true;
       }
       return false;
@@ -260,7 +370,8 @@ bool Evaluator::Match(const BoundQuery& q, const RowInput& row, std::vector<int>
     const bool by_instance = q.where && q.where->UsesResources();
     bool record_level = by_instance ? false : (!q.where || Eval(*q.where, row, -1));
     for (std::size_t i = 0; i < n; ++i) {
-      if (by_instance ? Eval(*q.where, row, static_cast<int>(i)) : record_level) instances->push_back(static_cast<int>(i));
+      if (by_instance ? Eval(*q.where, row, static_cast<int>(i)) : record_level)
+        instances->push_back(static_cast<int>(i));
     }
     return !instances->empty();
   }

@@ -20,16 +20,20 @@ using storage::StoredRecord;
 constexpr std::size_t kReadChunk = 1024;  // ids per ReadRecords call (so a limit can stop early)
 
 bool IsProjecting(Stage::Kind k) {
-  return k == Stage::Kind::kCount || k == Stage::Kind::kTop || k == Stage::Kind::kDistinct ||
-         k == Stage::Kind::kFields;
+  return k == Stage::Kind::kCount || k == Stage::Kind::kTop || k == Stage::Kind::kDistinct || k == Stage::Kind::kFields;
 }
 
 bool IsStoredField(const BoundField& f) {
   if (f.source == FieldSource::kBucket) return true;
   if (f.source != FieldSource::kRecord) return false;
   switch (f.info->id) {
-    case FieldId::kTime: case FieldId::kServer: case FieldId::kFile: case FieldId::kLine:
-    case FieldId::kKind: case FieldId::kMalformed: case FieldId::kText:
+    case FieldId::kTime:
+    case FieldId::kServer:
+    case FieldId::kFile:
+    case FieldId::kLine:
+    case FieldId::kKind:
+    case FieldId::kMalformed:
+    case FieldId::kText:
       return true;
     default:
       return false;
@@ -79,8 +83,7 @@ class ResponseCache : public ResponseLookup {
       for (auto it = range.first; it != range.second; ++it) {
         const Owned& o = *it->second;
         const Record& r = o.record;
-        if (r.cseq != request.cseq ||
-            !EqualsIgnoreCase(r.cseq_method.empty() ? r.method : r.cseq_method, method)) {
+        if (r.cseq != request.cseq || !EqualsIgnoreCase(r.cseq_method.empty() ? r.method : r.cseq_method, method)) {
           continue;
         }
         bool has_status = r.status >= 200;
@@ -186,11 +189,14 @@ Result<std::vector<RecordId>> EvalPostings(const PostingsNode& n, const IndexSna
 
 std::string FormatTimeCell(std::int64_t ms, const BoundField& f) {
   switch (f.bucket) {
-    case TimeBucket::kDay: return FormatDate(ms);
-    case TimeBucket::kWeek: return FormatIsoWeek(IsoWeekOf(ms));
+    case TimeBucket::kDay:
+      return FormatDate(ms);
+    case TimeBucket::kWeek:
+      return FormatIsoWeek(IsoWeekOf(ms));
     case TimeBucket::kMinute:
     case TimeBucket::kHour:
-    case TimeBucket::kNone: break;
+    case TimeBucket::kNone:
+      break;
   }
   return FormatTime(ms);
 }
@@ -206,9 +212,16 @@ OutCell ToCell(const BoundField& f, const CellValue& v) {
 // normalisation as the evaluator, no hashing, no per-user-part case rules).
 bool IsExactPostingField(FieldId id) {
   switch (id) {
-    case FieldId::kStatus: case FieldId::kDiag: case FieldId::kType: case FieldId::kMethod:
-    case FieldId::kCseqMethod: case FieldId::kKind: case FieldId::kDirection: case FieldId::kLevel:
-    case FieldId::kFlag: case FieldId::kMalformed:
+    case FieldId::kStatus:
+    case FieldId::kDiag:
+    case FieldId::kType:
+    case FieldId::kMethod:
+    case FieldId::kCseqMethod:
+    case FieldId::kKind:
+    case FieldId::kDirection:
+    case FieldId::kLevel:
+    case FieldId::kFlag:
+    case FieldId::kMalformed:
       return true;
     default:
       return false;
@@ -259,11 +272,16 @@ std::optional<PostingsNode> ExactPostings(const BoundExpr& e, bool top) {
 
 TimeMs BucketStart(TimeBucket b, TimeMs t) {
   switch (b) {
-    case TimeBucket::kMinute: return FloorMinute(t);
-    case TimeBucket::kHour: return FloorHour(t);
-    case TimeBucket::kDay: return FloorDay(t);
-    case TimeBucket::kWeek: return FloorIsoWeek(t);
-    case TimeBucket::kNone: break;
+    case TimeBucket::kMinute:
+      return FloorMinute(t);
+    case TimeBucket::kHour:
+      return FloorHour(t);
+    case TimeBucket::kDay:
+      return FloorDay(t);
+    case TimeBucket::kWeek:
+      return FloorIsoWeek(t);
+    case TimeBucket::kNone:
+      break;
   }
   return 0;
 }
@@ -327,8 +345,7 @@ class Execution {
     if (plan.driver) {
       for (std::size_t i = 0; i < ids.size() && s.ok() && !head_->Done(); i += kReadChunk) {
         std::size_t n = std::min(kReadChunk, ids.size() - i);
-        s = snap_.ReadRecords(std::span<const RecordId>(ids.data() + i, n),
-                              [&](const StoredRecord& sr) { Visit(sr); });
+        s = snap_.ReadRecords(std::span<const RecordId>(ids.data() + i, n), [&](const StoredRecord& sr) { Visit(sr); });
         if (s.ok()) s = status_;
       }
     } else {
@@ -376,10 +393,12 @@ class Execution {
       std::size_t j = i;
       while (j < ids->size() && (*ids)[j] < seg.first_id + seg.count) ++j;
       if (j == i) continue;
-      bool inside = seg.min_time <= seg.max_time && seg.min_time >= plan.from && seg.max_time < plan.to &&
-                    (bucket == TimeBucket::kNone || BucketStart(bucket, seg.min_time) == BucketStart(bucket, seg.max_time));
+      bool inside =
+          seg.min_time <= seg.max_time && seg.min_time >= plan.from && seg.max_time < plan.to &&
+          (bucket == TimeBucket::kNone || BucketStart(bucket, seg.min_time) == BucketStart(bucket, seg.max_time));
       if (!inside) {
-        slow.insert(slow.end(), ids->begin() + static_cast<std::ptrdiff_t>(i), ids->begin() + static_cast<std::ptrdiff_t>(j));
+        slow.insert(slow.end(), ids->begin() + static_cast<std::ptrdiff_t>(i),
+                    ids->begin() + static_cast<std::ptrdiff_t>(j));
         i = j;
         continue;
       }
@@ -414,7 +433,8 @@ class Execution {
       const FieldInfo* info = FindField(n);
       column_fields_.push_back(CatalogueField(info->id));
     }
-    std::size_t record_stages = first_projecting < 0 ? q_.stages.size() : static_cast<std::size_t>(first_projecting) + 1;
+    std::size_t record_stages =
+        first_projecting < 0 ? q_.stages.size() : static_cast<std::size_t>(first_projecting) + 1;
     for (std::size_t i = 0; i < record_stages; ++i) {
       BoundStage& st = q_.stages[i];
       auto add = [&](const BoundField& f) {
@@ -509,8 +529,7 @@ class Execution {
     std::vector<RecordId> out;
     std::size_t s = 0;
     for (RecordId id : ids) {
-      while (s < plan.segments.size() &&
-             map[plan.segments[s]].first_id + map[plan.segments[s]].count <= id) {
+      while (s < plan.segments.size() && map[plan.segments[s]].first_id + map[plan.segments[s]].count <= id) {
         ++s;
       }
       if (s == plan.segments.size()) break;
@@ -629,8 +648,8 @@ std::vector<std::string> RecordColumns(OutputFormat format, bool per_resource) {
   if (format == OutputFormat::kTable) {
     cols = {"time", "server", "type", "method", "status", "from", "to", "call_id", "diag"};
   } else {
-    cols = {"time", "server", "file", "line", "kind", "type", "direction", "peer", "method", "ruri",
-            "status", "reason", "from", "to", "call_id", "cseq", "diag", "malformed"};
+    cols = {"time", "server", "file",   "line", "kind", "type",    "direction", "peer", "method",
+            "ruri", "status", "reason", "from", "to",   "call_id", "cseq",      "diag", "malformed"};
   }
   if (per_resource) {
     for (const char* c : {"resource.uri", "resource.state", "resource.status", "resource.diag"}) cols.push_back(c);

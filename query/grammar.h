@@ -96,10 +96,10 @@ struct name_part : pg::identifier {};
 // Words that can never be field names, so `a = 1 and and b = 2` and
 // `count distinct by day` point at the misplaced keyword.
 struct reserved_word
-    : pg::seq<pg::sor<TAO_PEGTL_ISTRING("and"), TAO_PEGTL_ISTRING("or"), TAO_PEGTL_ISTRING("not"),
-                      TAO_PEGTL_ISTRING("in"), TAO_PEGTL_ISTRING("exists"), TAO_PEGTL_ISTRING("contains"),
-                      TAO_PEGTL_ISTRING("by")>,
-              keyword_end> {};
+    : pg::seq<
+          pg::sor<TAO_PEGTL_ISTRING("and"), TAO_PEGTL_ISTRING("or"), TAO_PEGTL_ISTRING("not"), TAO_PEGTL_ISTRING("in"),
+                  TAO_PEGTL_ISTRING("exists"), TAO_PEGTL_ISTRING("contains"), TAO_PEGTL_ISTRING("by")>,
+          keyword_end> {};
 // A field name: status, from.uri, response.status, day.
 struct plain_field : pg::seq<pg::not_at<reserved_word>, name_part, pg::star<pg::one<'.'>, name_part>> {};
 // An unquoted header name: letters, digits, '-' and '_'.

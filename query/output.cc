@@ -54,7 +54,9 @@ class TableWriter : public RowSink {
   std::uint64_t rows_written() const override { return written_; }
 
  private:
-  std::string CellText(const OutCell& c) const { return c.kind == OutCell::Kind::kNull ? "-" : Printable(c.ToString()); }
+  std::string CellText(const OutCell& c) const {
+    return c.kind == OutCell::Kind::kNull ? "-" : Printable(c.ToString());
+  }
 
   void Layout() {
     if (pending_.empty()) return;  // no rows: no header either
@@ -259,20 +261,28 @@ Result<OutputFormat> ParseOutputFormat(std::string_view name) {
 
 std::string_view OutputFormatName(OutputFormat f) {
   switch (f) {
-    case OutputFormat::kTable: return "table";
-    case OutputFormat::kJsonl: return "jsonl";
-    case OutputFormat::kCsv: return "csv";
-    case OutputFormat::kRaw: return "raw";
-    case OutputFormat::kFlow: return "flow";
+    case OutputFormat::kTable:
+      return "table";
+    case OutputFormat::kJsonl:
+      return "jsonl";
+    case OutputFormat::kCsv:
+      return "csv";
+    case OutputFormat::kRaw:
+      return "raw";
+    case OutputFormat::kFlow:
+      return "flow";
   }
   return "?";
 }
 
 std::string OutCell::ToString() const {
   switch (kind) {
-    case Kind::kNull: return {};
-    case Kind::kNumber: return std::to_string(number);
-    case Kind::kText: return text;
+    case Kind::kNull:
+      return {};
+    case Kind::kNumber:
+      return std::to_string(number);
+    case Kind::kText:
+      return text;
   }
   return {};
 }
@@ -280,9 +290,12 @@ std::string OutCell::ToString() const {
 int CompareCells(const OutCell& a, const OutCell& b) {
   if (a.kind != b.kind) return a.kind < b.kind ? -1 : 1;
   switch (a.kind) {
-    case OutCell::Kind::kNull: return 0;
-    case OutCell::Kind::kNumber: return a.number < b.number ? -1 : a.number > b.number ? 1 : 0;
-    case OutCell::Kind::kText: return a.text.compare(b.text) < 0 ? -1 : a.text == b.text ? 0 : 1;
+    case OutCell::Kind::kNull:
+      return 0;
+    case OutCell::Kind::kNumber:
+      return a.number < b.number ? -1 : a.number > b.number ? 1 : 0;
+    case OutCell::Kind::kText:
+      return a.text.compare(b.text) < 0 ? -1 : a.text == b.text ? 0 : 1;
   }
   return 0;
 }
@@ -306,17 +319,21 @@ std::string CsvCell(const OutCell& cell) {
 
 std::unique_ptr<RowSink> NewOutputWriter(OutputFormat format, std::vector<std::string> columns, std::ostream* out) {
   switch (format) {
-    case OutputFormat::kTable: return std::make_unique<TableWriter>(std::move(columns), out);
-    case OutputFormat::kJsonl: return std::make_unique<JsonlWriter>(std::move(columns), out);
-    case OutputFormat::kCsv: return std::make_unique<CsvWriter>(std::move(columns), out);
-    case OutputFormat::kRaw: return std::make_unique<RawWriter>(out);
-    case OutputFormat::kFlow: break;
+    case OutputFormat::kTable:
+      return std::make_unique<TableWriter>(std::move(columns), out);
+    case OutputFormat::kJsonl:
+      return std::make_unique<JsonlWriter>(std::move(columns), out);
+    case OutputFormat::kCsv:
+      return std::make_unique<CsvWriter>(std::move(columns), out);
+    case OutputFormat::kRaw:
+      return std::make_unique<RawWriter>(out);
+    case OutputFormat::kFlow:
+      break;
   }
   return nullptr;
 }
 
-std::unique_ptr<RowSink> NewFlowWriter(std::vector<std::string> columns, std::ostream* out,
-                                       std::size_t memory_limit) {
+std::unique_ptr<RowSink> NewFlowWriter(std::vector<std::string> columns, std::ostream* out, std::size_t memory_limit) {
   return std::make_unique<FlowWriter>(std::move(columns), out, memory_limit);
 }
 

@@ -69,8 +69,7 @@ std::unique_ptr<RowSink> NewOutputWriter(OutputFormat format, std::vector<std::s
 // peer, type, method, ruri, status, reason, cseq, call_id, diag (by name; a
 // missing one prints as empty). Holds one line per row until Finish, at most
 // `memory_limit` bytes (ResourceExhausted beyond).
-std::unique_ptr<RowSink> NewFlowWriter(std::vector<std::string> columns, std::ostream* out,
-                                       std::size_t memory_limit);
+std::unique_ptr<RowSink> NewFlowWriter(std::vector<std::string> columns, std::ostream* out, std::size_t memory_limit);
 
 // A CSV cell: quoted when needed, and neutralised when it starts with = + - @
 // TAB or CR (formula injection).

@@ -33,7 +33,9 @@ struct ParseState {
   bool descending = false;
 };
 
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; }
+bool IsSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
 
 // The span of the matched text without its trailing white space.
 template <typename ActionInput>
@@ -150,17 +152,28 @@ template <Op kOp>
 struct set_op {
   static void apply0(ParseState& s) { s.op = kOp; }
 };
-template <> struct action<gr::op_regex> : set_op<Op::kRegex> {};
-template <> struct action<gr::op_ne> : set_op<Op::kNe> {};
-template <> struct action<gr::op_le> : set_op<Op::kLe> {};
-template <> struct action<gr::op_ge> : set_op<Op::kGe> {};
-template <> struct action<gr::op_eq> : set_op<Op::kEq> {};
-template <> struct action<gr::op_lt> : set_op<Op::kLt> {};
-template <> struct action<gr::op_gt> : set_op<Op::kGt> {};
-template <> struct action<gr::op_glob> : set_op<Op::kGlob> {};
-template <> struct action<gr::op_contains> : set_op<Op::kContains> {};
-template <> struct action<gr::in_clause> : set_op<Op::kIn> {};
-template <> struct action<gr::exists_clause> : set_op<Op::kExists> {};
+template <>
+struct action<gr::op_regex> : set_op<Op::kRegex> {};
+template <>
+struct action<gr::op_ne> : set_op<Op::kNe> {};
+template <>
+struct action<gr::op_le> : set_op<Op::kLe> {};
+template <>
+struct action<gr::op_ge> : set_op<Op::kGe> {};
+template <>
+struct action<gr::op_eq> : set_op<Op::kEq> {};
+template <>
+struct action<gr::op_lt> : set_op<Op::kLt> {};
+template <>
+struct action<gr::op_gt> : set_op<Op::kGt> {};
+template <>
+struct action<gr::op_glob> : set_op<Op::kGlob> {};
+template <>
+struct action<gr::op_contains> : set_op<Op::kContains> {};
+template <>
+struct action<gr::in_clause> : set_op<Op::kIn> {};
+template <>
+struct action<gr::exists_clause> : set_op<Op::kExists> {};
 
 template <>
 struct action<gr::predicate> {
@@ -191,12 +204,18 @@ struct scope_action {
     s.exprs.push_back(std::move(e));
   }
 };
-template <> struct action<gr::since_scope> : scope_action<TimeScopeKind::kSince> {};
-template <> struct action<gr::until_scope> : scope_action<TimeScopeKind::kUntil> {};
-template <> struct action<gr::between_scope> : scope_action<TimeScopeKind::kBetween> {};
-template <> struct action<gr::last_scope> : scope_action<TimeScopeKind::kLast> {};
-template <> struct action<gr::on_scope> : scope_action<TimeScopeKind::kOn> {};
-template <> struct action<gr::week_scope> : scope_action<TimeScopeKind::kWeek> {};
+template <>
+struct action<gr::since_scope> : scope_action<TimeScopeKind::kSince> {};
+template <>
+struct action<gr::until_scope> : scope_action<TimeScopeKind::kUntil> {};
+template <>
+struct action<gr::between_scope> : scope_action<TimeScopeKind::kBetween> {};
+template <>
+struct action<gr::last_scope> : scope_action<TimeScopeKind::kLast> {};
+template <>
+struct action<gr::on_scope> : scope_action<TimeScopeKind::kOn> {};
+template <>
+struct action<gr::week_scope> : scope_action<TimeScopeKind::kWeek> {};
 
 template <>
 struct action<gr::not_expr> {
@@ -255,13 +274,20 @@ struct stage_action {
     s.stages.push_back(std::move(st));
   }
 };
-template <> struct action<gr::count_stage> : stage_action<Stage::Kind::kCount> {};
-template <> struct action<gr::top_stage> : stage_action<Stage::Kind::kTop> {};
-template <> struct action<gr::distinct_stage> : stage_action<Stage::Kind::kDistinct> {};
-template <> struct action<gr::fields_stage> : stage_action<Stage::Kind::kFields> {};
-template <> struct action<gr::sort_stage> : stage_action<Stage::Kind::kSort> {};
-template <> struct action<gr::limit_stage> : stage_action<Stage::Kind::kLimit> {};
-template <> struct action<gr::flow_stage> : stage_action<Stage::Kind::kFlow> {};
+template <>
+struct action<gr::count_stage> : stage_action<Stage::Kind::kCount> {};
+template <>
+struct action<gr::top_stage> : stage_action<Stage::Kind::kTop> {};
+template <>
+struct action<gr::distinct_stage> : stage_action<Stage::Kind::kDistinct> {};
+template <>
+struct action<gr::fields_stage> : stage_action<Stage::Kind::kFields> {};
+template <>
+struct action<gr::sort_stage> : stage_action<Stage::Kind::kSort> {};
+template <>
+struct action<gr::limit_stage> : stage_action<Stage::Kind::kLimit> {};
+template <>
+struct action<gr::flow_stage> : stage_action<Stage::Kind::kFlow> {};
 
 // ---- control: error messages and a nesting bound ---------------------------
 

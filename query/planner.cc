@@ -12,8 +12,13 @@ constexpr TimeMs kMaxTime = std::numeric_limits<TimeMs>::max();
 // they prune when a rarer equality is there.
 bool IsWeakField(FieldId id) {
   switch (id) {
-    case FieldId::kType: case FieldId::kDirection: case FieldId::kKind: case FieldId::kLevel:
-    case FieldId::kFlag: case FieldId::kComponent: case FieldId::kMalformed:
+    case FieldId::kType:
+    case FieldId::kDirection:
+    case FieldId::kKind:
+    case FieldId::kLevel:
+    case FieldId::kFlag:
+    case FieldId::kComponent:
+    case FieldId::kMalformed:
       return true;
     default:
       return false;
@@ -88,7 +93,8 @@ std::optional<Driver> DriverOf(const BoundExpr& e) {
 
 std::string PostingsNode::ToString() const {
   switch (kind) {
-    case Kind::kLookup: return std::string(GetField(field).name) + " = \"" + value + "\"";
+    case Kind::kLookup:
+      return std::string(GetField(field).name) + " = \"" + value + "\"";
     case Kind::kUnion:
     case Kind::kIntersect: {
       std::string out = kind == Kind::kUnion ? "union(" : "intersect(";
@@ -108,18 +114,30 @@ void TimeBounds(const BoundExpr& e, TimeMs* from, TimeMs* to) {
       *to = e.to;
       return;
     case BoundExpr::Kind::kCompare: {
-      if (e.field.source != FieldSource::kRecord || e.field.info == nullptr ||
-          e.field.info->id != FieldId::kTime || e.values.empty()) {
+      if (e.field.source != FieldSource::kRecord || e.field.info == nullptr || e.field.info->id != FieldId::kTime ||
+          e.values.empty()) {
         return;
       }
       TimeMs v = e.values[0].number;
       switch (e.op) {
-        case Op::kEq: *from = v; *to = v + 1; return;
-        case Op::kGe: *from = v; return;
-        case Op::kGt: *from = v + 1; return;
-        case Op::kLe: *to = v + 1; return;
-        case Op::kLt: *to = v; return;
-        default: return;
+        case Op::kEq:
+          *from = v;
+          *to = v + 1;
+          return;
+        case Op::kGe:
+          *from = v;
+          return;
+        case Op::kGt:
+          *from = v + 1;
+          return;
+        case Op::kLe:
+          *to = v + 1;
+          return;
+        case Op::kLt:
+          *to = v;
+          return;
+        default:
+          return;
       }
     }
     case BoundExpr::Kind::kAnd:
@@ -158,8 +176,13 @@ bool ReadsOnlyStoredFields(const BoundExpr& e) {
   if (e.kind == BoundExpr::Kind::kCompare) {
     if (e.field.source != FieldSource::kRecord) return false;
     switch (e.field.info->id) {
-      case FieldId::kTime: case FieldId::kServer: case FieldId::kFile: case FieldId::kLine:
-      case FieldId::kKind: case FieldId::kMalformed: case FieldId::kText:
+      case FieldId::kTime:
+      case FieldId::kServer:
+      case FieldId::kFile:
+      case FieldId::kLine:
+      case FieldId::kKind:
+      case FieldId::kMalformed:
+      case FieldId::kText:
         return true;
       default:
         return false;
@@ -188,8 +211,8 @@ Plan MakePlan(const BoundQuery& q, const storage::IndexSnapshot& snapshot, bool 
     plan.total_records += s.count;
     // Segments whose records have no time keep the previous record's time, so
     // min > max (no time at all) segments are kept unless the range is empty.
-    bool overlaps = plan.from < plan.to &&
-                    (s.min_time > s.max_time || (s.max_time >= plan.from && s.min_time < plan.to));
+    bool overlaps =
+        plan.from < plan.to && (s.min_time > s.max_time || (s.max_time >= plan.from && s.min_time < plan.to));
     if (overlaps) {
       plan.segments.push_back(i);
       plan.segment_records += s.count;
@@ -214,8 +237,7 @@ std::string Plan::ToString() const {
   out += "segments: " + std::to_string(segments.size()) + " of " + std::to_string(total_segments) + " overlap (" +
          std::to_string(segment_records) + " of " + std::to_string(total_records) + " records); " +
          std::to_string(total_segments - segments.size()) + " pruned by time\n";
-  out += driver ? "reads: only the candidate records of those segments\n"
-                : "reads: every record of those segments\n";
+  out += driver ? "reads: only the candidate records of those segments\n" : "reads: every record of those segments\n";
   out += needs_parse ? "parse: each candidate record is parsed\n"
                      : "parse: not needed (the search reads stored columns only)\n";
   if (uses_response) out += "responses: paired by call_id postings (Call-ID + CSeq number + method)\n";

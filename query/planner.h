@@ -37,7 +37,7 @@ struct PostingsNode {
 };
 
 struct Plan {
-  std::optional<PostingsNode> driver;  // nullopt: scan segments
+  std::optional<PostingsNode> driver;                // nullopt: scan segments
   TimeMs from = std::numeric_limits<TimeMs>::min();  // the search only matches time in [from, to)
   TimeMs to = std::numeric_limits<TimeMs>::max();
   std::vector<std::size_t> segments;  // time_map indexes that overlap [from, to), ascending

@@ -184,7 +184,9 @@ class CountStage : public RowSink {
 
 // ---- sort with spill ---------------------------------------------------------
 
-void PutU64(std::string* s, std::uint64_t v) { s->append(reinterpret_cast<const char*>(&v), sizeof(v)); }
+void PutU64(std::string* s, std::uint64_t v) {
+  s->append(reinterpret_cast<const char*>(&v), sizeof(v));
+}
 
 void PutBytes(std::string* s, std::string_view b) {
   PutU64(s, b.size());
@@ -204,7 +206,9 @@ std::string Serialize(const Row& r, std::uint64_t seq) {
   return s;
 }
 
-bool ReadU64(std::FILE* f, std::uint64_t* v) { return std::fread(v, sizeof(*v), 1, f) == 1; }
+bool ReadU64(std::FILE* f, std::uint64_t* v) {
+  return std::fread(v, sizeof(*v), 1, f) == 1;
+}
 
 bool ReadBytes(std::FILE* f, std::string* out) {
   std::uint64_t n = 0;

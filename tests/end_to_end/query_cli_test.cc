@@ -25,12 +25,14 @@ struct Run {
   std::string err;
 };
 
-std::string Root() { return std::string(SIPDEX_BINARY_DIR) + "/test-tmp/query-cli"; }
+std::string Root() {
+  return std::string(SIPDEX_BINARY_DIR) + "/test-tmp/query-cli";
+}
 
 // Runs `sipdex ARGS` (ARGS already shell-quoted).
 Run Sipdex(const std::string& args) {
-  std::string cmd = std::string(SIPDEX_BINARY_DIR) + "/cli/sipdex " + args + " > " + Root() + "/out.txt 2> " +
-                    Root() + "/err.txt";
+  std::string cmd =
+      std::string(SIPDEX_BINARY_DIR) + "/cli/sipdex " + args + " > " + Root() + "/out.txt 2> " + Root() + "/err.txt";
   int rc = std::system(cmd.c_str());
   Run r;
   r.exit_code = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;

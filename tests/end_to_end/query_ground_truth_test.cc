@@ -117,8 +117,9 @@ void CheckSeed(int seed) {
         JsonCounts(truth["responses_by_status"]));
   auto codes = CountBy(snap, "kind = protocol and diag exists | count by diag");
   CHECK(codes == JsonCounts(truth["diag_codes"]));
-  auto resources = Query(snap, "kind = protocol and resource exists | count by resource.state, resource.status, "
-                               "resource.diag");
+  auto resources = Query(snap,
+                         "kind = protocol and resource exists | count by resource.state, resource.status, "
+                         "resource.diag");
   std::map<std::string, std::int64_t> by_key;
   for (const auto& r : resources) {
     REQUIRE(r.size() == 4);
@@ -175,8 +176,8 @@ void CheckSeed(int seed) {
   // Distinct refused users per day (from the per-day answers of two queries).
   std::map<std::string, std::set<std::string>> users_by_day;
   for (const auto& r : Query(snap, kSingle + " | distinct day, to.uri")) users_by_day[r.at(0)].insert(r.at(1));
-  for (const auto& r : Query(snap, "resource.diag = 2157 and (" + kBatch + " or " + kNotify +
-                                       ") | distinct day, resource.uri")) {
+  for (const auto& r :
+       Query(snap, "resource.diag = 2157 and (" + kBatch + " or " + kNotify + ") | distinct day, resource.uri")) {
     users_by_day[r.at(0)].insert(r.at(1));
   }
   CHECK(users_by_day.size() == ref["by_day"].size());
@@ -203,6 +204,12 @@ void CheckSeed(int seed) {
 
 }  // namespace
 
-TEST_CASE("Queries answer every count of the ground truth for seed 1", "[end_to_end][query]") { CheckSeed(1); }
-TEST_CASE("Queries answer every count of the ground truth for seed 2", "[end_to_end][query]") { CheckSeed(2); }
-TEST_CASE("Queries answer every count of the ground truth for seed 3", "[end_to_end][query]") { CheckSeed(3); }
+TEST_CASE("Queries answer every count of the ground truth for seed 1", "[end_to_end][query]") {
+  CheckSeed(1);
+}
+TEST_CASE("Queries answer every count of the ground truth for seed 2", "[end_to_end][query]") {
+  CheckSeed(2);
+}
+TEST_CASE("Queries answer every count of the ground truth for seed 3", "[end_to_end][query]") {
+  CheckSeed(3);
+}

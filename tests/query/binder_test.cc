@@ -20,9 +20,8 @@ std::string BindText(std::string_view text, const BindOptions& options = BindOpt
 TEST_CASE("Bind suggests the nearest field for an unknown one", "[query][binder]") {
   CHECK(BindText("dig = 2157") == "ERROR: unknown field 'dig', did you mean 'diag'?@0");
   CHECK(BindText("status = 403 and stauts = 1") == "ERROR: unknown field 'stauts', did you mean 'status'?@17");
-  CHECK(BindText("from.urі = x") .starts_with("ERROR: "));
-  CHECK(BindText("respons.status = 403") ==
-        "ERROR: unknown field 'respons.status', did you mean 'response.status'?@0");
+  CHECK(BindText("from.urі = x").starts_with("ERROR: "));
+  CHECK(BindText("respons.status = 403") == "ERROR: unknown field 'respons.status', did you mean 'response.status'?@0");
   CHECK(BindText("zzzzzz = 1") == "ERROR: unknown field 'zzzzzz'@0");
   CHECK(NearestFieldName("calid") == "call_id");
 }
@@ -39,12 +38,12 @@ TEST_CASE("Bind reports type errors naming what the field takes", "[query][binde
 }
 
 TEST_CASE("Bind checks time scopes", "[query][binder]") {
-  CHECK(BindText("since yesterday") == "ERROR: expected a time (2014-07-16 or 2014-07-16T10:17:57), got \"yesterday\"@6");
+  CHECK(BindText("since yesterday") ==
+        "ERROR: expected a time (2014-07-16 or 2014-07-16T10:17:57), got \"yesterday\"@6");
   CHECK(BindText("last 7") == "ERROR: expected a duration (250ms, 32s, 5m, 2h, 7d), got \"7\"@5");
   CHECK(BindText("on 2014-07-16T10:00") == "ERROR: expected a date (2014-07-16), got \"2014-07-16T10:00\"@3");
   CHECK(BindText("week 2014-W60") == "ERROR: expected an ISO week (2014-W29), got \"2014-W60\"@5");
-  CHECK(BindText("between 2014-07-21 and 2014-07-14") ==
-        "ERROR: the second time of 'between' is before the first@23");
+  CHECK(BindText("between 2014-07-21 and 2014-07-14") == "ERROR: the second time of 'between' is before the first@23");
   CHECK(BindText("on 2014-07-16") == "time in [2014-07-16T00:00:00.000Z, 2014-07-17T00:00:00.000Z)");
   CHECK(BindText("week 2014-W29") == "time in [2014-07-14T00:00:00.000Z, 2014-07-21T00:00:00.000Z)");
   CHECK(BindText("since 2014-07-16T10:17:57.003Z") == "time in [2014-07-16T10:17:57.003Z, +inf)");

@@ -20,8 +20,13 @@ struct HandRecords {
     request.cseq = 9;
     request.cseq_method = "SUBSCRIBE";
     request.call_id = "55e99a32b7f940efa49ca37e876645d6";
-    request.from = NameAddr{"UCMA Application", "sip:ucma-app@ThoughtStuff.co.uk", "ucma-app", "ThoughtStuff.co.uk",
-                            "3337a42636", "732E4388A6", true};
+    request.from = NameAddr{"UCMA Application",
+                            "sip:ucma-app@ThoughtStuff.co.uk",
+                            "ucma-app",
+                            "ThoughtStuff.co.uk",
+                            "3337a42636",
+                            "732E4388A6",
+                            true};
     request.to = NameAddr{"", "sip:O365User@thoughtstuff.co.uk", "O365User", "thoughtstuff.co.uk", "", "", true};
     request.headers = {{"FROM", "\"UCMA Application\"<sip:ucma-app@thoughtstuff.co.uk>"},
                        {"CONTENT-TYPE", "application/msrtc-adrl-categorylist+xml"}};
@@ -41,7 +46,8 @@ struct HandRecords {
     response.resources = {{"sip:a@contoso.com", "active", "", -1, -1},
                           {"sip:b@contoso.com", "terminated", "forbidden", 403, 2157},
                           {"sip:c@contoso.com", "terminated", "forbidden", 403, 2157}};
-    response.headers = {{"ms-diagnostics", "2157;reason=\"x\""}, {"Record-Route", "<sip:a.infra.lync.com>"},
+    response.headers = {{"ms-diagnostics", "2157;reason=\"x\""},
+                        {"Record-Route", "<sip:a.infra.lync.com>"},
                         {"Record-Route", "<sip:b.contoso.com>"}};
     response.record_route = {"<sip:a.infra.lync.com>", "<sip:b.contoso.com>"};
     response.time = request.time + 134;
@@ -176,8 +182,8 @@ TEST_CASE("Queries match the fixture records the indexer parses", "[query][evalu
   testing::FixtureRecords seed;
   testing::LoadFixture("seed_records.log", &seed);
   REQUIRE(seed.records.size() == 2);
-  CHECK(Matches("method = SUBSCRIBE and type = request and from.uri = sip:ucma-app@thoughtstuff.co.uk",
-                seed.records[0]));
+  CHECK(
+      Matches("method = SUBSCRIBE and type = request and from.uri = sip:ucma-app@thoughtstuff.co.uk", seed.records[0]));
   CHECK(Matches("content_type = application/msrtc-adrl-categorylist+xml", seed.records[0]));
   CHECK(Matches("header.cseq = \"9 SUBSCRIBE\" and call_id = 55e99a32b7f940efa49ca37e876645d6", seed.records[0]));
   std::vector<int> rows;
@@ -194,6 +200,5 @@ TEST_CASE("Queries match the fixture records the indexer parses", "[query][evalu
   CHECK(rows == std::vector<int>{0});
   REQUIRE(Matches("resource.state in (active, pending)", batch.records[0], nullptr, &rows));
   CHECK(rows == std::vector<int>{1, 2});
-  CHECK(Matches("method = NOTIFY and resource.uri = sip:oscar@contoso.com and resource.diag = 2157",
-                batch.records[1]));
+  CHECK(Matches("method = NOTIFY and resource.uri = sip:oscar@contoso.com and resource.diag = 2157", batch.records[1]));
 }

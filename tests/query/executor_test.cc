@@ -105,8 +105,9 @@ TEST_CASE("response.FIELD pairs a request with its final response", "[query][exe
 
   Answer b = Run("type = request and method = SUBSCRIBE and response exists | count by call_id");
   REQUIRE(b.status.ok());
-  CHECK(b.out == "call_id,count\r\n3f2a9c81d0e64b1f9a7c55e0b2d4e6f1,1\r\n55e99a32b7f940efa49ca37e876645d6,1\r\n"
-                 "batch-1,1\r\n");
+  CHECK(b.out ==
+        "call_id,count\r\n3f2a9c81d0e64b1f9a7c55e0b2d4e6f1,1\r\n55e99a32b7f940efa49ca37e876645d6,1\r\n"
+        "batch-1,1\r\n");
 
   Answer c = Run("type = request and not response exists | fields method, call_id");
   REQUIRE(c.status.ok());
