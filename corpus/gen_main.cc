@@ -23,6 +23,9 @@ int main(int argc, char** argv) {
   app.add_option("--roll-size", roll, "roll a server's daily file to _2, _3 past this size")->capture_default_str();
   app.add_option("--bad-rate", o.bad_rate, "multiplier of the bad-input rates (0: only one of each kind)")
       ->capture_default_str();
+  app.add_option("--sequence-rate", o.sequence_rate,
+                 "multiplier of the injected sequence patterns (retries, unanswered INVITEs, REGISTER 401 only)")
+      ->capture_default_str();
   app.add_option("--threads", o.threads, "worker threads (0: one per core); never changes the output")
       ->capture_default_str();
   bool quiet = false;

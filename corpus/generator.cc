@@ -62,6 +62,7 @@ std::vector<UnitPlan> Plan(const GenOptions& o, const Deployment& d) {
       u.budget = std::max<std::uint64_t>(u.budget, 4096);
       u.roll_bytes = o.roll_bytes;
       u.bad_rate = o.bad_rate;
+      u.sequence_rate = o.sequence_rate;
       units.push_back(u);
     }
   }
@@ -89,6 +90,9 @@ Result<GenResult> GenerateCorpus(const GenOptions& o) {
   if (o.size_bytes < 64 * 1024) return Status::InvalidArgument("--size must be at least 64KB");
   if (o.roll_bytes < 64 * 1024) return Status::InvalidArgument("--roll-size must be at least 64KB");
   if (o.bad_rate < 0 || o.bad_rate > 1000) return Status::InvalidArgument("--bad-rate must be between 0 and 1000");
+  if (o.sequence_rate < 0 || o.sequence_rate > 10) {
+    return Status::InvalidArgument("--sequence-rate must be between 0 and 10");
+  }
   if (o.out_dir.empty()) return Status::InvalidArgument("--out is required");
   std::error_code ec;
   std::filesystem::create_directories(o.out_dir, ec);
@@ -131,7 +135,8 @@ Result<GenResult> GenerateCorpus(const GenOptions& o) {
                     {"days", o.days},
                     {"start", FormatDate(o.start)},
                     {"roll_bytes", o.roll_bytes},
-                    {"bad_rate", o.bad_rate}};
+                    {"bad_rate", o.bad_rate},
+                    {"sequence_rate", o.sequence_rate}};
   std::string text = j.dump(1);
   text += '\n';
   FILE* f = std::fopen(path.c_str(), "wb");

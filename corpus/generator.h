@@ -25,6 +25,7 @@ struct GenOptions {
   TimeMs start = 0;                        // first day, 00:00 UTC (2014-07-07 by default)
   std::uint64_t roll_bytes = 10ull << 20;  // roll SERVER_YYYYMMDD_n.log to _n+1 past this size
   double bad_rate = 1.0;                   // multiplier of the bad-input rates (0 = only the forced ones)
+  double sequence_rate = 0.0;              // multiplier of the injected sequence patterns (README); 0 = none
   int threads = 0;                         // 0 = hardware concurrency
   std::string out_dir;
 };

@@ -1,6 +1,7 @@
 #include "corpus/ground_truth.h"
 
 #include <algorithm>
+#include <tuple>
 
 #include "corpus/model.h"
 
@@ -76,6 +77,60 @@ void GroundTruth::Merge(const GroundTruth& o) {
   stuck_call_ids.insert(stuck_call_ids.end(), o.stuck_call_ids.begin(), o.stuck_call_ids.end());
   for (const auto& [k, v] : o.user_endpoint_successes_by_day) user_endpoint_successes_by_day[k] += v;
   for (const auto& [k, v] : o.app_counts) app_counts[k] += v;
+  refusal_events.insert(refusal_events.end(), o.refusal_events.begin(), o.refusal_events.end());
+  user_endpoint_events.insert(user_endpoint_events.end(), o.user_endpoint_events.begin(),
+                              o.user_endpoint_events.end());
+  invite_unanswered_call_ids.insert(invite_unanswered_call_ids.end(), o.invite_unanswered_call_ids.begin(),
+                                    o.invite_unanswered_call_ids.end());
+  register_401_only_call_ids.insert(register_401_only_call_ids.end(), o.register_401_only_call_ids.begin(),
+                                    o.register_401_only_call_ids.end());
+}
+
+std::vector<RefusalRepeat> GroundTruth::RefusedAgainWithin(DurationMs window) const {
+  std::vector<RefusalEvent> ev = refusal_events;
+  std::sort(ev.begin(), ev.end(), [](const RefusalEvent& a, const RefusalEvent& b) {
+    return std::tie(a.app, a.user, a.time) < std::tie(b.app, b.user, b.time);
+  });
+  std::vector<RefusalRepeat> out;
+  for (std::size_t i = 1; i < ev.size(); ++i) {
+    const RefusalEvent& a = ev[i - 1];
+    const RefusalEvent& b = ev[i];
+    if (a.app == b.app && a.user == b.user && b.time - a.time <= window) {
+      out.push_back({a.app, a.user, a.time, b.time});
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const RefusalRepeat& a, const RefusalRepeat& b) {
+    return std::tie(a.first, a.app, a.user, a.second) < std::tie(b.first, b.app, b.user, b.second);
+  });
+  return out;
+}
+
+std::vector<WorkaroundUser> GroundTruth::WorkaroundUsers(DurationMs window) const {
+  // Per user, refusals (0) and successes (1) in time order, refusals first on ties.
+  std::vector<std::tuple<int, TimeMs, int>> ev;
+  for (const RefusalEvent& r : refusal_events) ev.emplace_back(r.user, r.time, 0);
+  for (const UserEndpointSuccess& s : user_endpoint_events) ev.emplace_back(s.user, s.time, 1);
+  std::sort(ev.begin(), ev.end());
+  std::vector<WorkaroundUser> out;
+  int user = -1;
+  bool has_refusal = false, done = false;
+  TimeMs latest = 0;
+  for (const auto& [u, t, what] : ev) {
+    if (u != user) {
+      user = u;
+      has_refusal = false;
+      done = false;
+    }
+    if (done) continue;
+    if (what == 0) {
+      has_refusal = true;
+      latest = t;
+    } else if (has_refusal && t - latest <= window) {
+      out.push_back({u, latest, t});
+      done = true;
+    }
+  }
+  return out;
 }
 
 std::uint64_t GroundTruth::TotalBytes() const {
@@ -240,6 +295,31 @@ nlohmann::json GroundTruth::ToJson(const Deployment& d) const {
                                  {"batch_resources", c.batch_resources}};
   }
   j["application_subscriptions"] = attempts;
+
+  // --- sequences (worked examples of the `sequence` query) ---
+  json repeats = json::array();
+  for (const RefusalRepeat& r : RefusedAgainWithin(kMsPerHour)) {
+    repeats.push_back({{"application", d.apps[r.app].uri},
+                       {"user", d.users[r.user].uri},
+                       {"first", FormatTime(r.first)},
+                       {"second", FormatTime(r.second)}});
+  }
+  json workaround = json::array();
+  for (const WorkaroundUser& w : WorkaroundUsers(kMsPerDay)) {
+    workaround.push_back(
+        {{"user", d.users[w.user].uri}, {"refusal", FormatTime(w.refusal)}, {"success", FormatTime(w.success)}});
+  }
+  std::vector<std::string> invites = invite_unanswered_call_ids;
+  std::sort(invites.begin(), invites.end());
+  std::vector<std::string> registers = register_401_only_call_ids;
+  std::sort(registers.begin(), registers.end());
+  j["sequences"] = {
+      {"stuck_subscriptions", {{"count", stuck.size()}, {"call_ids", stuck}}},
+      {"refused_again_within_1h", {{"window_ms", kMsPerHour}, {"count", repeats.size()}, {"pairs", repeats}}},
+      {"workaround_within_1d", {{"window_ms", kMsPerDay}, {"count", workaround.size()}, {"users", workaround}}},
+      {"invite_no_final_within_32s", {{"count", invites.size()}, {"call_ids", invites}}},
+      {"register_401_without_200", {{"count", registers.size()}, {"call_ids", registers}}},
+  };
 
   // --- the deployment ---
   json apps = json::array();

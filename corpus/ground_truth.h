@@ -72,6 +72,40 @@ struct BadRecord {
   std::uint32_t bits = 0;        // MalformedBit set
 };
 
+// One refusal as it was written: the exact header time of its record.
+struct RefusalEvent {
+  TimeMs time = 0;
+  int app = 0;   // index into Deployment::apps
+  int user = 0;  // index into Deployment::users
+  RefusalKind kind = RefusalKind::kSingle;
+};
+
+// One successful subscription of a user endpoint to an online user (a single
+// SUBSCRIBE's response, or one active instance of a batch response).
+struct UserEndpointSuccess {
+  TimeMs time = 0;
+  int user = 0;
+};
+
+// "The same application refused for the same user again within W": two
+// consecutive refusals (any kind) of one (application, user) pair at most W
+// apart.
+struct RefusalRepeat {
+  int app = 0;
+  int user = 0;
+  TimeMs first = 0;
+  TimeMs second = 0;
+};
+
+// "A user refused to an application but subscribed successfully by a user
+// endpoint within W": the first user-endpoint success of the user that comes
+// at most W after the user's latest refusal before it (ties: the refusal first).
+struct WorkaroundUser {
+  int user = 0;
+  TimeMs refusal = 0;
+  TimeMs success = 0;
+};
+
 struct GroundTruth {
   std::vector<FileTruth> files;
   std::array<std::uint64_t, kRecordKindCount> records_by_kind{};
@@ -94,6 +128,11 @@ struct GroundTruth {
   std::vector<std::string> statusless_call_ids;           // answered only by responses without a status line
   std::map<int, std::uint64_t> user_endpoint_successes_by_day;
   std::map<int, AppCounts> app_counts;
+  // Sequences (corpus/README.md, "sequences"): events in write order.
+  std::vector<RefusalEvent> refusal_events;
+  std::vector<UserEndpointSuccess> user_endpoint_events;
+  std::vector<std::string> invite_unanswered_call_ids;    // INVITEs with no final response within 32 s
+  std::vector<std::string> register_401_only_call_ids;    // REGISTER dialogs with a 401 and no 200
 
   void NoteTime(TimeMs t) {
     if (!has_time || t < first_time) first_time = t;
@@ -108,6 +147,13 @@ struct GroundTruth {
   std::uint64_t TotalRecords() const;
   RefusalCounts TotalRefusals() const;
   std::uint64_t UserEndpointSuccesses() const;
+
+  // Consecutive refusals of one (application, user) pair at most `window`
+  // apart, sorted by (first, app, user, second).
+  std::vector<RefusalRepeat> RefusedAgainWithin(DurationMs window) const;
+  // Users refused and then subscribed by a user endpoint within `window`,
+  // sorted by user index.
+  std::vector<WorkaroundUser> WorkaroundUsers(DurationMs window) const;
 
   // Checks that the numbers agree with each other (sums per day, per
   // application and per user equal the totals, bytes per file add up, ...).

@@ -279,7 +279,7 @@ class UnitWriter {
   void ScError();
   void ScDiagnostics();
   void ScUserSubscribe(bool to_online);
-  void ScAppSingle(bool want_online);
+  void ScAppSingle(bool want_online, int force_app = -1, int force_user = -1);
   void ScBatch(int app, bool user_endpoint);
   void ScStuck();
   void ScDecoy403();
@@ -333,6 +333,16 @@ class UnitWriter {
   std::string ruri_buf_;
   std::vector<int> list_;
   ForcedBad forced_;
+
+  // sequences
+  TimeMs msg_time_ = 0;  // header time of the last message written
+  struct Retry {
+    TimeMs due;
+    int app;
+    int user;
+  };
+  std::vector<Retry> retries_;  // refused single SUBSCRIBEs an application will send again
+  bool Inject(double p) { return p_.sequence_rate > 0 && rng_.Chance(p * p_.sequence_rate); }
 };
 
 // ---------------------------------------------------------------------------
@@ -564,6 +574,7 @@ void UnitWriter::PutDiag(const Msg& m, const Diag& dg) {
 void UnitWriter::WriteMsg(const Msg& m) {
   BeginRecord();
   TimeMs t = RecordTime();
+  msg_time_ = t;
   bool bad_time = (m.bad & (kMalformedTime | kMalformedHeaderLine)) != 0;
   bool legacy = legacy_part_;
   PutHeaderLine("INFO", "PROTOCOL", t, StampMode(m.bad));
@@ -1005,6 +1016,11 @@ void UnitWriter::ScRegister() {
   r.extra_value[0] = "NTLM realm=\"SIP Communications Service\", targetname=\"fe01.contoso.com\", version=4";
   r.nextra = 1;
   WriteMsg(r);
+  // Sequences: the client gives up after the challenge (never a 200).
+  if (!legacy_part_ && Inject(0.03)) {
+    gt_->register_401_only_call_ids.emplace_back(call_id_, 32);
+    return;
+  }
   Step(5, 60);
   m.cseq = 2;
   m.bad = 0;
@@ -1092,7 +1108,15 @@ void UnitWriter::ScInvite(bool cancel) {
     WriteMsg(ack);
     return;
   }
-  Step(500, 4000);
+  // Sequences: no final response at all, or one more than 32 s later (the
+  // request itself is a clean record with a status line to answer it).
+  if (!legacy_part_ && m.bad == 0 && Inject(0.03)) {
+    gt_->invite_unanswered_call_ids.emplace_back(call_id_, 32);
+    if (rng_.Below(2) == 0) return;
+    Step(34000, 60000);
+  } else {
+    Step(500, 4000);
+  }
   r.status = 200;
   r.phrase = "OK";
   r.content_type = "application/sdp";
@@ -1388,14 +1412,18 @@ void UnitWriter::ScUserSubscribe(bool to_online) {
   if (online) r.record_route = OnlineRoute();
   TimeMs t = clock_;
   WriteMsg(r);
-  if (online) gt_->user_endpoint_successes_by_day[static_cast<int>((t - d_.start) / kDayMs)]++;
+  if (online) {
+    gt_->user_endpoint_successes_by_day[static_cast<int>((t - d_.start) / kDayMs)]++;
+    gt_->user_endpoint_events.push_back({msg_time_, ti});
+  }
 }
 
-void UnitWriter::ScAppSingle(bool want_online) {
+// force_app/force_user: an application sending a refused SUBSCRIBE again.
+void UnitWriter::ScAppSingle(bool want_online, int force_app, int force_user) {
   NewTxn();
-  int ai = static_cast<int>(rng_.Below(static_cast<std::uint32_t>(d_.apps.size())));
+  int ai = force_app >= 0 ? force_app : static_cast<int>(rng_.Below(static_cast<std::uint32_t>(d_.apps.size())));
   const TrustedApp& app = d_.apps[ai];
-  int ti = app.watch_list[rng_.Below(static_cast<std::uint32_t>(app.watch_list.size()))];
+  int ti = force_user >= 0 ? force_user : app.watch_list[rng_.Below(static_cast<std::uint32_t>(app.watch_list.size()))];
   if (want_online && !d_.users[ti].OnlineOn(p_.day)) ti = RandomOnlineUser();
   if (!want_online && d_.users[ti].OnlineOn(p_.day)) ti = RandomOnpremUser();
   const User& b = d_.users[ti];
@@ -1446,6 +1474,9 @@ void UnitWriter::ScAppSingle(bool want_online) {
     TimeMs t = clock_;
     WriteMsg(r);
     gt_->AddRefusal(RefusalKind::kSingle, static_cast<int>((t - d_.start) / kDayMs), ai, ti);
+    gt_->refusal_events.push_back({msg_time_, ai, ti, RefusalKind::kSingle});
+    // Sequences: the application tries again a few minutes later (and may be refused again).
+    if (Inject(0.2)) retries_.push_back({clock_ + rng_.Range(2 * 60000, 15 * 60000), ai, ti});
     return;
   }
   r.status = 200;
@@ -1640,8 +1671,14 @@ void UnitWriter::ScBatch(int ai, bool user_endpoint) {
   int day = static_cast<int>((t - d_.start) / kDayMs);
   for (int u : list_) {
     if (!d_.users[u].OnlineOn(p_.day)) continue;
-    if (app && mode == 0) gt_->AddRefusal(RefusalKind::kBatch, day, ai, u);
-    if (!app) gt_->user_endpoint_successes_by_day[day]++;
+    if (app && mode == 0) {
+      gt_->AddRefusal(RefusalKind::kBatch, day, ai, u);
+      gt_->refusal_events.push_back({msg_time_, ai, u, RefusalKind::kBatch});
+    }
+    if (!app) {
+      gt_->user_endpoint_successes_by_day[day]++;
+      gt_->user_endpoint_events.push_back({msg_time_, u});
+    }
   }
   if (app && mode == 1) {
     // The refusals arrive later, in a NOTIFY for the same dialog.
@@ -1674,7 +1711,10 @@ void UnitWriter::ScBatch(int ai, bool user_endpoint) {
     WriteMsg(n);
     int nday = static_cast<int>((tn - d_.start) / kDayMs);
     for (int u : list_) {
-      if (d_.users[u].OnlineOn(p_.day)) gt_->AddRefusal(RefusalKind::kNotify, nday, ai, u);
+      if (d_.users[u].OnlineOn(p_.day)) {
+        gt_->AddRefusal(RefusalKind::kNotify, nday, ai, u);
+        gt_->refusal_events.push_back({msg_time_, ai, u, RefusalKind::kNotify});
+      }
     }
     Step(1, 40);
     Msg nr = n;
@@ -1892,6 +1932,17 @@ Status UnitWriter::Run() {
     clock_ = std::max(clock_, t0);
     if (clock_ > day_start_ + kDayMs - 20000) clock_ = day_start_ + kDayMs - 20000;
 
+    if (!retries_.empty()) {
+      auto due = std::min_element(retries_.begin(), retries_.end(),
+                                  [](const Retry& a, const Retry& b) { return a.due < b.due; });
+      if (due->due <= clock_) {
+        Retry r = *due;
+        retries_.erase(due);
+        ScAppSingle(true, r.app, r.user);
+        SIPDEX_RETURN_IF_ERROR(MaybeRoll());
+        continue;
+      }
+    }
     double pick = rng_.Unit() * wsum;
     int sc = 0;
     while (sc < kScCount - 1 && pick >= w[sc]) pick -= w[sc++];

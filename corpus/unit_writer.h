@@ -35,6 +35,7 @@ struct UnitPlan {
   std::uint64_t budget = 0;      // decompressed bytes to write (the last record may pass it)
   std::uint64_t roll_bytes = 0;  // start the next _N file after this many bytes
   double bad_rate = 1.0;         // multiplier of the per-record bad-input probabilities
+  double sequence_rate = 0.0;    // multiplier of the injected sequence patterns (0: none, the default bytes)
   ForcedBad forced;
 };
 
