@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <set>
@@ -11,6 +12,8 @@
 #include <tuple>
 #include <vector>
 
+#include "corpus/generator.h"
+#include "indexer/reader.h"
 #include "tests/query/fixture_records.h"
 
 using namespace sipdex;
@@ -396,4 +399,221 @@ TEST_CASE("A sequence over the seed's fixture records pairs the batch SUBSCRIBE 
   CHECK(resp.type == MessageType::kResponse);
   CHECK(req.call_id == resp.call_id);
   CHECK(resp.time >= req.time);
+}
+
+// ---------------------------------------------------------------------------
+// The worked examples of issue 6 against the generator's ground truth: small
+// generated corpora (three seeds, with the injected sequence patterns), parsed
+// by the indexer and fed to the engine in time order, and again with records
+// shuffled a few ms out of order.
+
+namespace {
+
+struct Corpus {
+  corpus::GenResult gen;
+  std::deque<RecordBatch> batches;  // own the bytes the records point into
+  std::deque<Record> records;
+  std::deque<std::string> files;
+  std::vector<std::size_t> file_of;  // record -> index into files
+};
+
+void LoadCorpus(std::uint64_t seed, Corpus* c) {
+  std::string dir = std::string(SIPDEX_BINARY_DIR) + "/test-tmp/sequence-seed" + std::to_string(seed);
+  std::filesystem::remove_all(dir);
+  corpus::GenOptions o;
+  o.size_bytes = 8u << 20;
+  o.days = 3;
+  o.seed = seed;
+  o.sequence_rate = 1.0;
+  o.threads = 2;
+  o.start = *ParseIsoTime("2014-07-14T00:00:00Z");
+  o.out_dir = dir;
+  auto gen = corpus::GenerateCorpus(o);
+  REQUIRE(gen.ok());
+  c->gen = std::move(*gen);
+  std::vector<std::string> paths;
+  for (const corpus::FileTruth& f : c->gen.truth.files) paths.push_back(dir + "/" + f.name);
+  auto files = ExpandInputs(paths);
+  REQUIRE(files.ok());
+  for (const LogicalFile& file : *files) {
+    auto reader = OpenLogicalFile(file);
+    REQUIRE(reader.ok());
+    std::string data;
+    REQUIRE(ReadAll(reader->get(), &data).ok());
+    c->files.push_back(file.name);
+    RecordFramer framer;
+    framer.Feed(data);
+    framer.Finish();
+    RecordBatch batch;
+    TimeMs carry = 0;
+    while (framer.NextBatch(&batch)) {
+      c->batches.push_back(std::move(batch));
+      batch = RecordBatch();
+      const RecordBatch& b = c->batches.back();
+      for (std::size_t i = 0; i < b.spans.size(); ++i) {
+        c->records.emplace_back();
+        Record& r = c->records.back();
+        ParseRecord(b.Text(i), b.spans[i], &r);
+        if (!r.has_time) r.time = carry;
+        carry = r.time;
+        c->file_of.push_back(c->files.size() - 1);
+      }
+    }
+  }
+  std::filesystem::remove_all(dir);
+}
+
+std::string AppList(const corpus::Deployment& d) {
+  std::string s = "(";
+  for (std::size_t i = 0; i < d.apps.size(); ++i) s += (i ? ", \"" : "\"") + d.apps[i].uri + "\"";
+  return s + ")";
+}
+
+// Runs `spec` over the corpus in time order (stable), or with every record's
+// position jittered by up to 8 ms (as threads and servers interleave).
+std::vector<SequenceMatch> RunCorpus(SequenceSpec spec, const Corpus& c, bool shuffle, SequenceStats* stats) {
+  std::vector<std::pair<TimeMs, std::size_t>> order;
+  std::uint64_t x = 0x9E3779B97F4A7C15ull;
+  for (std::size_t i = 0; i < c.records.size(); ++i) {
+    TimeMs at = c.records[i].time;
+    if (shuffle) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      at += static_cast<TimeMs>(x % 9);
+    }
+    order.emplace_back(at, i);
+  }
+  std::stable_sort(order.begin(), order.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  spec.reorder_ms = 50;
+  auto engine = SequenceEngine::Create(std::move(spec));
+  REQUIRE(engine.ok());
+  for (const auto& [at, i] : order) {
+    const Record& r = c.records[i];
+    std::string_view file = c.files[c.file_of[i]];
+    REQUIRE((*engine)->Push(RowInput{&r, file, ServerName(file, r)}, i).ok());
+  }
+  REQUIRE((*engine)->Finish().ok());
+  std::vector<SequenceMatch> out;
+  (*engine)->TakeMatches(&out);
+  *stats = (*engine)->stats();
+  return out;
+}
+
+std::set<std::string> Keys(const std::vector<SequenceMatch>& m) {
+  std::set<std::string> out;
+  for (const SequenceMatch& s : m) out.insert(s.key);
+  return out;
+}
+
+// (application, user) of a refusal row: a response's From or a NOTIFY's To;
+// the rlmi resource or the To of a single SUBSCRIBE.
+bool AppUserKey(const RowInput& row, int resource, std::string* key) {
+  const Record& r = *row.record;
+  std::string_view app = r.type == MessageType::kResponse ? r.from.uri : r.to.uri;
+  std::string_view user = resource >= 0 ? r.resources[static_cast<std::size_t>(resource)].uri : r.to.uri;
+  if (app.empty() || user.empty()) return false;
+  *key = NormalizeUri(app) + '\x1f' + NormalizeUri(user);
+  return true;
+}
+
+bool UserKey(const RowInput& row, int resource, std::string* key) {
+  const Record& r = *row.record;
+  std::string_view user = resource >= 0 ? r.resources[static_cast<std::size_t>(resource)].uri : r.to.uri;
+  if (user.empty()) return false;
+  *key = NormalizeUri(user);
+  return true;
+}
+
+const char* kRefusal =
+    "(method = SUBSCRIBE and type = response and diag = 2157) or (resource.diag = 2157 and "
+    "((method = SUBSCRIBE and type = response) or (method = NOTIFY and type = request)))";
+
+}  // namespace
+
+TEST_CASE("Issue 6: the worked sequences return exactly the generator's ground truth for three seeds",
+          "[query][sequence][ground-truth]") {
+  for (std::uint64_t seed : {11u, 12u, 13u}) {
+    Corpus c;
+    LoadCorpus(seed, &c);
+    const corpus::GroundTruth& gt = c.gen.truth;
+    const corpus::Deployment& d = c.gen.deployment;
+    for (bool shuffle : {false, true}) {
+      INFO("seed " << seed << (shuffle ? ", shuffled" : ", in time order"));
+      Steps st;
+      SequenceStats stats;
+
+      // Stuck subscriptions: a trusted application's SUBSCRIBE with no response.
+      {
+        SequenceSpec spec;
+        spec.keys = ByCallId();
+        spec.within = 32000;
+        spec.steps = {st.Must("method = SUBSCRIBE and type = request and from.uri in " + AppList(d)),
+                      st.MustNot("type = response")};
+        auto m = RunCorpus(std::move(spec), c, shuffle, &stats);
+        std::set<std::string> want(gt.stuck_call_ids.begin(), gt.stuck_call_ids.end());
+        CHECK(!want.empty());
+        CHECK(Keys(m) == want);
+        CHECK(m.size() == want.size());
+      }
+      // An INVITE with no final response within 32 s.
+      {
+        SequenceSpec spec;
+        spec.keys = ByCallId();
+        spec.within = 32000;
+        spec.steps = {st.Must("method = INVITE and type = request and malformed = false"),
+                      // Legacy-shape responses have no status line: any of them may be the final one.
+                      st.MustNot("method = INVITE and type = response and (status >= 200 or not status exists)")};
+        auto m = RunCorpus(std::move(spec), c, shuffle, &stats);
+        std::set<std::string> want(gt.invite_unanswered_call_ids.begin(), gt.invite_unanswered_call_ids.end());
+        CHECK(!want.empty());
+        CHECK(Keys(m) == want);
+      }
+      // A REGISTER 401 never followed by a 200.
+      {
+        SequenceSpec spec;
+        spec.keys = ByCallId();
+        spec.within = 5 * kMsPerMinute;
+        spec.steps = {st.Must("method = REGISTER and status = 401"), st.MustNot("method = REGISTER and status = 200")};
+        auto m = RunCorpus(std::move(spec), c, shuffle, &stats);
+        std::set<std::string> want(gt.register_401_only_call_ids.begin(), gt.register_401_only_call_ids.end());
+        CHECK(!want.empty());
+        CHECK(Keys(m) == want);
+      }
+      // The same application refused for the same user again within 1 hour.
+      {
+        SequenceSpec spec;
+        spec.within = kMsPerHour;
+        spec.steps = {st.Must(kRefusal), st.Must(kRefusal)};
+        spec.steps[0].key = AppUserKey;
+        spec.steps[1].key = AppUserKey;
+        auto m = RunCorpus(std::move(spec), c, shuffle, &stats);
+        std::multiset<std::tuple<std::string, TimeMs, TimeMs>> got, want;
+        for (const SequenceMatch& s : m) got.emplace(s.key, s.events[0].time, s.events[1].time);
+        for (const corpus::RefusalRepeat& r : gt.RefusedAgainWithin(kMsPerHour)) {
+          want.emplace(NormalizeUri(d.apps[r.app].uri) + '\x1f' + NormalizeUri(d.users[r.user].uri), r.first,
+                       r.second);
+        }
+        CHECK(want.size() > 10);
+        CHECK(got == want);
+      }
+      // A user refused to an application but subscribed by a user endpoint within a day.
+      {
+        SequenceSpec spec;
+        spec.within = kMsPerDay;
+        spec.steps = {st.Must(kRefusal),
+                      st.Must("method = SUBSCRIBE and type = response and not diag exists and not from.uri in " +
+                              AppList(d) + " and (resource.state = active or not resource.uri exists)")};
+        spec.steps[0].key = UserKey;
+        spec.steps[1].key = UserKey;
+        auto m = RunCorpus(std::move(spec), c, shuffle, &stats);
+        std::map<std::string, std::pair<TimeMs, TimeMs>> got, want;
+        for (const SequenceMatch& s : m) got.emplace(s.key, std::make_pair(s.events[0].time, s.events[1].time));
+        for (const corpus::WorkaroundUser& w : gt.WorkaroundUsers(kMsPerDay)) {
+          want.emplace(NormalizeUri(d.users[w.user].uri), std::make_pair(w.refusal, w.success));
+        }
+        CHECK(want.size() > 5);
+        CHECK(got == want);
+      }
+    }
+  }
 }
