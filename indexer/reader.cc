@@ -452,6 +452,15 @@ Compression DetectCompression(std::string_view head) {
   return Compression::kNone;
 }
 
+bool LooksLikeLogName(std::string_view path) {
+  std::string_view name = path.substr(path.find_last_of('/') + 1);
+  size_t dot = name.find_last_of('.');
+  if (dot == std::string_view::npos || dot == 0) return true;
+  std::string ext(name.substr(dot + 1));
+  for (char& c : ext) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  return ext == "log" || ext == "txt" || ext == "gz" || ext == "zst" || ext == "zip";
+}
+
 Result<std::vector<LogicalFile>> ExpandInputs(const std::vector<std::string>& paths,
                                               std::vector<std::string>* warnings) {
   namespace fs = std::filesystem;
@@ -479,6 +488,19 @@ Result<std::vector<LogicalFile>> ExpandInputs(const std::vector<std::string>& pa
         if (it->is_regular_file(fec)) files.push_back(it->path().string());
       }
       std::sort(files.begin(), files.end());
+      // In a folder, only trace logs: other files (a ground-truth.json, a
+      // README) are named in a warning, not read as junk records.
+      std::vector<std::string> skipped;
+      std::erase_if(files, [&](const std::string& f) {
+        if (LooksLikeLogName(f)) return false;
+        skipped.push_back(f);
+        return true;
+      });
+      if (!skipped.empty() && warnings) {
+        warnings->push_back(path + ": skipped " + std::to_string(skipped.size()) +
+                            " file(s) that are not trace logs (.log .txt .gz .zst .zip, or no extension), e.g. " +
+                            skipped.front());
+      }
       for (const std::string& f : files) {
         Status s = AddFile(f, &out);
         if (!s.ok()) {

@@ -45,8 +45,15 @@ struct LogicalFile {
 // be read is an error naming it (IoError / NotFound); an unreadable zip is a
 // Corruption naming it. Warnings that do not stop the expansion (an
 // unreadable entry in a folder) are appended to *warnings when non-null.
+// Inside folders, only files named like trace logs are taken (see
+// LooksLikeLogName); the others are named in one warning per folder. A file
+// named on the command line is always taken.
 Result<std::vector<LogicalFile>> ExpandInputs(const std::vector<std::string>& paths,
                                               std::vector<std::string>* warnings = nullptr);
+
+// True for names ending in .log .txt .gz .zst .zip (any case), or without an
+// extension ("FE01_20140716_1.log.gz", "trace"), false for "ground-truth.json".
+bool LooksLikeLogName(std::string_view path);
 
 // A stream of the decompressed bytes of one logical file.
 class LogReader {

@@ -257,3 +257,25 @@ TEST_CASE("Folders are expanded recursively in sorted order", "[indexer][reader]
   for (const LogicalFile& f : *files) names.push_back(fs::path(f.name).lexically_relative(dir.path()).string());
   REQUIRE(names == std::vector<std::string>{"a/a.log", "a/b/c.log", "m.txt", "z.log"});
 }
+
+TEST_CASE("A folder walk takes trace logs and names the other files it skipped", "[indexer][reader]") {
+  TempDir dir;
+  WriteFile(dir.Path("FE01_20140716_1.log"), "x");
+  WriteFile(dir.Path("FE01_20140716_2.LOG.GZ"), Gzip("x"));
+  WriteFile(dir.Path("trace"), "x");
+  WriteFile(dir.Path("ground-truth.json"), "{}");
+  WriteFile(dir.Path("notes.md"), "#");
+  std::vector<std::string> warnings;
+  Result<std::vector<LogicalFile>> files = ExpandInputs({dir.path().string()}, &warnings);
+  REQUIRE(files.ok());
+  std::vector<std::string> names;
+  for (const LogicalFile& f : *files) names.push_back(fs::path(f.name).filename().string());
+  REQUIRE(names == std::vector<std::string>{"FE01_20140716_1.log", "FE01_20140716_2.LOG.GZ", "trace"});
+  REQUIRE(warnings.size() == 1);
+  REQUIRE(warnings[0] == dir.path().string() + ": skipped 2 file(s) that are not trace logs (.log .txt .gz .zst "
+                                               ".zip, or no extension), e.g. " + dir.Path("ground-truth.json"));
+  // Named on the command line, any file is read.
+  Result<std::vector<LogicalFile>> one = ExpandInputs({dir.Path("ground-truth.json")});
+  REQUIRE(one.ok());
+  REQUIRE(one->size() == 1);
+}
