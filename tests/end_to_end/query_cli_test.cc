@@ -2,6 +2,7 @@
 // index of fixture files built with `sipdex ingest`.
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
@@ -25,8 +26,9 @@ struct Run {
   std::string err;
 };
 
+// One directory per process: ctest -j runs test cases of this binary in parallel.
 std::string Root() {
-  return std::string(SIPDEX_BINARY_DIR) + "/test-tmp/query-cli";
+  return std::string(SIPDEX_BINARY_DIR) + "/test-tmp/query-cli-" + std::to_string(::getpid());
 }
 
 // Runs `sipdex ARGS` (ARGS already shell-quoted).
@@ -41,7 +43,16 @@ Run Sipdex(const std::string& args) {
   return r;
 }
 
+// Removes this process's directory at exit.
+struct Cleanup {
+  ~Cleanup() {
+    std::error_code ec;
+    std::filesystem::remove_all(Root(), ec);
+  }
+};
+
 const std::string& Index() {
+  static Cleanup cleanup;
   static const std::string index = [] {
     namespace fs = std::filesystem;
     fs::remove_all(Root());

@@ -5,6 +5,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <unistd.h>
+
 #include "indexer/ingest.h"
 #include "query/stages.h"
 
@@ -35,7 +37,8 @@ class FixtureIndex {
  private:
   FixtureIndex() {
     namespace fs = std::filesystem;
-    fs::path root = fs::path(SIPDEX_BINARY_DIR) / "test-tmp" / "query_executor";
+    // One directory per process: ctest -j runs test cases of this binary in parallel.
+    fs::path root = fs::path(SIPDEX_BINARY_DIR) / "test-tmp" / ("query_executor-" + std::to_string(::getpid()));
     fs::remove_all(root);
     fs::create_directories(root / "logs");
     for (const char* f : kFixtures) {
@@ -50,10 +53,18 @@ class FixtureIndex {
     auto summary = Ingest(index->get(), {(root / "logs").string()}, io);
     REQUIRE(summary.ok());
     REQUIRE(summary->files_new == 5);
+    root_ = root.string();
     index_ = std::move(*index);
     snapshot_.emplace(index_->Snapshot());
     REQUIRE(snapshot_->ok());
   }
+  ~FixtureIndex() {
+    snapshot_.reset();
+    index_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(root_, ec);
+  }
+  std::string root_;
   std::unique_ptr<storage::Index> index_;
   std::optional<Result<std::unique_ptr<storage::IndexSnapshot>>> snapshot_;
 };
