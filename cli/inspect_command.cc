@@ -62,7 +62,8 @@ struct Summary {
   std::uint64_t malformed_records = 0;
   std::vector<MalformedEntry> malformed;  // first kMaxMalformedListed, in file order
   std::uint64_t malformed_unlisted = 0;
-  std::vector<std::string> errors;
+  std::vector<std::string> errors;    // input that could not be read: exit 1
+  std::vector<std::string> warnings;  // nothing lost (files skipped in folders, ...)
 
   void Add(const Record& r, const std::string& file) {
     ++records;
@@ -126,6 +127,7 @@ struct Summary {
     }
     malformed_unlisted += o.malformed_unlisted;
     errors.insert(errors.end(), o.errors.begin(), o.errors.end());
+    warnings.insert(warnings.end(), o.warnings.begin(), o.warnings.end());
   }
 
   static void Bump(Counts& c, std::string_view key) {
@@ -190,6 +192,7 @@ void PrintSummaryText(const Summary& s, double seconds, std::FILE* out) {
     }
     fmt::print(out, "  {:<12} {:>8}  e.g. {}\n", MalformedBitName(1u << i), s.malformed_by_reason[i], examples);
   }
+  for (const std::string& w : s.warnings) fmt::print(out, "warning: {}\n", w);
   for (const std::string& e : s.errors) fmt::print(out, "error: {}\n", e);
   double mb = static_cast<double>(s.bytes) / 1e6;
   fmt::print(out, "throughput: {:.1f} MB in {:.3f} s = {:.1f} MB/s\n", mb, seconds,
@@ -239,6 +242,7 @@ Json SummaryJson(const Summary& s, double seconds) {
   j["malformed"] = list;
   j["malformed_unlisted"] = s.malformed_unlisted;
   j["errors"] = s.errors;
+  j["warnings"] = s.warnings;
   j["seconds"] = seconds;
   return j;
 }
@@ -500,7 +504,7 @@ int RunInspect(const InspectOptions& opt) {
   }
   auto start = std::chrono::steady_clock::now();
   Inspector inspector(format, opt.threads);
-  inspector.mutable_summary().errors = warnings;
+  inspector.mutable_summary().warnings = warnings;
   for (const LogicalFile& f : *files) inspector.InspectFile(f);
   std::fflush(stdout);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
