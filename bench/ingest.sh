@@ -16,7 +16,8 @@ work=${WORK:-$build/bench-ingest}
 if [ ! -f "$build/build.ninja" ]; then
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
-cmake --build "$build" --target sipdex sipdex-gen >/dev/null
+cmake --build "$build" --target sipdex sipdex-gen >/dev/null ||
+  echo "warning: build failed; using the sipdex and sipdex-gen already in $build" >&2
 sipdex=$build/cli/sipdex
 gen=$build/corpus/sipdex-gen
 
