@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/index_access.h"
 #include "storage/index.h"
 
 namespace sipdex::cli {
@@ -62,30 +63,23 @@ int RunExport(const ExportArgs& args) {
     fmt::print(stderr, "error: export needs --file NAME (to stdout) or -o DIR (every file)\n");
     return kExitUsage;
   }
-  std::string dir = args.index.empty() ? storage::DefaultIndexDir() : args.index;
-  auto index = storage::Index::Open(dir, storage::IndexOptions{.read_only = true, .parser = {}});
-  if (!index.ok()) {
-    fmt::print(stderr, "error: {}\n", index.status().message());
-    return index.status().code() == Status::Code::kNotFound ? kExitUsage : kExitDamage;
-  }
-  auto snap = (*index)->Snapshot();
-  if (!snap.ok()) {
-    fmt::print(stderr, "error: {}\n", snap.status().message());
-    return kExitDamage;
-  }
+  int open_exit = kExitOk;
+  std::optional<ReadableIndex> open = OpenForReading(args.index, &open_exit);
+  if (!open) return open_exit;
+  const storage::IndexSnapshot& snap = *open->snapshot;
   std::vector<const storage::FileInfo*> files;
-  for (const storage::FileInfo& f : (*snap)->manifest().files) {
+  for (const storage::FileInfo& f : snap.manifest().files) {
     if (args.file.empty() || f.name == args.file) files.push_back(&f);
   }
   if (files.empty() && !args.file.empty()) {
-    fmt::print(stderr, "error: no file named '{}' in {} (see sipdex stats)\n", args.file, dir);
+    fmt::print(stderr, "error: no file named '{}' in {} (see sipdex stats)\n", args.file, open->dir);
     return kExitUsage;
   }
   int exit = kExitOk;
   for (const storage::FileInfo* f : files) {
     Status s;
     if (args.out_dir.empty()) {
-      s = WriteOne(**snap, *f, stdout);
+      s = WriteOne(snap, *f, stdout);
       if (s.ok() && std::fflush(stdout) != 0) s = Status::IoError("stdout: write failed");
     } else {
       fs::path target = fs::path(args.out_dir) / SafeRelativePath(f->name);
@@ -95,7 +89,7 @@ int RunExport(const ExportArgs& args) {
       if (fp == nullptr) {
         s = Status::IoError(target.string() + ": cannot create");
       } else {
-        s = WriteOne(**snap, *f, fp.get());
+        s = WriteOne(snap, *f, fp.get());
         if (s.ok() && std::fclose(fp.release()) != 0) s = Status::IoError(target.string() + ": write failed");
       }
       if (s.ok()) fmt::print(stderr, "{} -> {} ({} bytes)\n", f->name, target.string(), f->size);
@@ -113,7 +107,7 @@ int RunExport(const ExportArgs& args) {
 void RegisterExportCommand(CLI::App& app, CommandRegistry& registry) {
   auto args = std::make_shared<ExportArgs>();
   CLI::App* sub = app.add_subcommand("export", "Give the original files back, byte-exact");
-  sub->add_option("--index", args->index, "index directory (default $SIPDEX_INDEX, else ./sipdex-index)");
+  AddIndexOption(sub, &args->index);
   sub->add_option("--file", args->file, "one file, by its stored name (default: all)");
   sub->add_option("-o,--output", args->out_dir, "write files under this directory");
   registry.Add(sub, [args] { return RunExport(*args); });

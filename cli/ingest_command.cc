@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/index_access.h"
 #include "indexer/ingest.h"
 #include "storage/index.h"
 
@@ -50,7 +51,7 @@ int RunIngest(const IngestArgs& args) {
 void RegisterIngestCommand(CLI::App& app, CommandRegistry& registry) {
   auto args = std::make_shared<IngestArgs>();
   CLI::App* sub = app.add_subcommand("ingest", "Ingest trace files and folders (.log .txt .gz .zst .zip)");
-  sub->add_option("--index", args->index, "index directory (default $SIPDEX_INDEX, else ./sipdex-index)");
+  AddIndexOption(sub, &args->index);
   sub->add_option("--threads", args->threads, "worker threads (default: all cores)")->check(CLI::NonNegativeNumber);
   sub->add_option("paths", args->paths, "files or folders")->required();
   registry.Add(sub, [args] { return RunIngest(*args); });

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/index_access.h"
 #include "indexer/ingest.h"
 #include "query/binder.h"
 #include "query/executor.h"
@@ -42,17 +43,10 @@ int RunQueryCommand(const QueryArgs& args) {
     fmt::print(stderr, "error: {}\n", tz.status().message());
     return kExitUsage;
   }
-  std::string dir = args.index.empty() ? storage::DefaultIndexDir() : args.index;
-  auto index = storage::Index::Open(dir, storage::IndexOptions{.read_only = true, .parser = MakeRecordParser()});
-  if (!index.ok()) {
-    fmt::print(stderr, "error: {}\n", index.status().message());
-    return index.status().code() == Status::Code::kNotFound ? kExitUsage : kExitDamage;
-  }
-  auto snap = (*index)->Snapshot();
-  if (!snap.ok()) {
-    fmt::print(stderr, "error: {}\n", snap.status().message());
-    return kExitDamage;
-  }
+  int open_exit = kExitOk;
+  std::optional<ReadableIndex> open = OpenForReading(args.index, &open_exit);
+  if (!open) return open_exit;
+  const storage::IndexSnapshot& snap = *open->snapshot;
   query::QueryOptions options;
   options.format = *format;
   options.explain = args.explain;
@@ -61,7 +55,7 @@ int RunQueryCommand(const QueryArgs& args) {
   query::QueryStats stats;
   auto start = std::chrono::steady_clock::now();
   std::ios::sync_with_stdio(false);
-  Status s = query::RunQuery(**snap, args.query, options, &std::cout, &stats);
+  Status s = query::RunQuery(snap, args.query, options, &std::cout, &stats);
   std::cout.flush();
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   if (!s.ok()) {
@@ -85,7 +79,7 @@ int RunQueryCommand(const QueryArgs& args) {
 void RegisterQueryCommand(CLI::App& app, CommandRegistry& registry) {
   auto args = std::make_shared<QueryArgs>();
   CLI::App* sub = app.add_subcommand("query", "Run a query (see query/README.md for the language)");
-  sub->add_option("--index", args->index, "index directory (default $SIPDEX_INDEX, else ./sipdex-index)");
+  AddIndexOption(sub, &args->index);
   sub->add_option("query", args->query, "the query, e.g. 'status = 403 and diag = 2157 | count by day'")->required();
   sub->add_option("--format", args->format, "table (default), jsonl, csv, raw or flow");
   sub->add_option("--tz", args->tz, "zone of the times typed in the query: UTC (default) or an offset like +02:00");

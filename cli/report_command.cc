@@ -11,6 +11,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/index_access.h"
 #include "indexer/ingest.h"
 #include "report/builder.h"
 #include "report/render.h"
@@ -42,19 +43,12 @@ int RunReportCommand(const ReportArgs& args) {
     }
     options.apps = std::move(*apps);
   }
-  std::string dir = args.index.empty() ? storage::DefaultIndexDir() : args.index;
-  auto index = storage::Index::Open(dir, storage::IndexOptions{.read_only = true, .parser = MakeRecordParser()});
-  if (!index.ok()) {
-    fmt::print(stderr, "error: {}\n", index.status().message());
-    return index.status().code() == Status::Code::kNotFound ? kExitUsage : kExitDamage;
-  }
-  auto snap = (*index)->Snapshot();
-  if (!snap.ok()) {
-    fmt::print(stderr, "error: {}\n", snap.status().message());
-    return kExitDamage;
-  }
+  int open_exit = kExitOk;
+  std::optional<ReadableIndex> open = OpenForReading(args.index, &open_exit);
+  if (!open) return open_exit;
+  const storage::IndexSnapshot& snap = *open->snapshot;
   if (args.week == "last") {
-    Result<IsoWeek> w = report::LastFullWeek(**snap);
+    Result<IsoWeek> w = report::LastFullWeek(snap);
     if (!w.ok()) {
       fmt::print(stderr, "error: {}\n", w.status().message());
       return kExitUsage;
@@ -66,7 +60,7 @@ int RunReportCommand(const ReportArgs& args) {
     fmt::print(stderr, "error: --week takes an ISO week such as 2014-W29, or last; got \"{}\"\n", args.week);
     return kExitUsage;
   }
-  Result<report::Report> r = report::BuildReport(**snap, options);
+  Result<report::Report> r = report::BuildReport(snap, options);
   if (!r.ok()) {
     fmt::print(stderr, "error: {}\n", r.status().message());
     return r.status().code() == Status::Code::kInvalidArgument ? kExitUsage : kExitDamage;
@@ -102,7 +96,7 @@ int RunReportCommand(const ReportArgs& args) {
 void RegisterReportCommand(CLI::App& app, CommandRegistry& registry) {
   auto args = std::make_shared<ReportArgs>();
   CLI::App* sub = app.add_subcommand("report", "write the weekly hybrid-readiness report");
-  sub->add_option("--index", args->index, "index directory (default: $SIPDEX_INDEX, else ./sipdex-index)");
+  AddIndexOption(sub, &args->index);
   sub->add_option("--week", args->week, "ISO week (2014-W29), or last: the newest full week in the index")
       ->required();
   sub->add_option("--format", args->format, "html, md or json")->capture_default_str();

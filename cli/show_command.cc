@@ -11,10 +11,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <string>
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/index_access.h"
 #include "indexer/ingest.h"
 #include "storage/index.h"
 
@@ -73,18 +75,18 @@ std::string Describe(const Record& r, std::string_view server) {
 }
 
 int RunShow(const ShowArgs& args) {
-  std::string dir = args.index.empty() ? storage::DefaultIndexDir() : args.index;
-  auto index = storage::Index::Open(dir, storage::IndexOptions{.read_only = true, .parser = MakeRecordParser()});
-  if (!index.ok()) {
-    fmt::print(stderr, "error: {}\n", index.status().message());
-    return index.status().code() == Status::Code::kNotFound ? kExitUsage : kExitDamage;
-  }
-  auto snap = (*index)->Snapshot();
-  if (!snap.ok()) {
-    fmt::print(stderr, "error: {}\n", snap.status().message());
-    return kExitDamage;
-  }
-  auto ids = (*snap)->Lookup(FieldId::kCallId, args.call_id);
+  int open_exit = kExitOk;
+  std::optional<ReadableIndex> open = OpenForReading(args.index, &open_exit);
+  if (!open) return open_exit;
+  const storage::IndexSnapshot& snap = *open->snapshot;
+  // A Call-ID pasted from a CSV cell or a terminal may carry spaces or a CR.
+  const std::string call_id = [&] {
+    std::string_view v = args.call_id;
+    while (!v.empty() && std::isspace(static_cast<unsigned char>(v.front()))) v.remove_prefix(1);
+    while (!v.empty() && std::isspace(static_cast<unsigned char>(v.back()))) v.remove_suffix(1);
+    return std::string(v);
+  }();
+  auto ids = snap.Lookup(FieldId::kCallId, call_id);
   if (!ids.ok()) {
     fmt::print(stderr, "error: {}\n", ids.status().message());
     return kExitDamage;
@@ -92,14 +94,14 @@ int RunShow(const ShowArgs& args) {
   std::vector<Line> lines;
   Record record;
   Status parse_status;
-  Status s = (*snap)->ReadRecords(*ids, [&](const storage::StoredRecord& sr) {
-    Status ps = (*snap)->Parse(sr, &record);
+  Status s = snap.ReadRecords(*ids, [&](const storage::StoredRecord& sr) {
+    Status ps = snap.Parse(sr, &record);
     if (!ps.ok()) {
       parse_status = ps;
       return;
     }
     std::string_view call = record.call_id.empty() ? record.sip_call_id : record.call_id;
-    if (call != args.call_id) return;  // postings are a superset (hashes)
+    if (call != call_id) return;  // postings are a superset (hashes)
     lines.push_back(Line{sr.time, sr.id, Describe(record, sr.server)});
   });
   if (s.ok()) s = parse_status;
@@ -108,12 +110,12 @@ int RunShow(const ShowArgs& args) {
     return kExitDamage;
   }
   if (lines.empty()) {
-    fmt::print(stderr, "no records with Call-ID {}\n", args.call_id);
+    fmt::print(stderr, "no records with Call-ID {}\n", call_id);
     return kExitDamage;
   }
   std::stable_sort(lines.begin(), lines.end(),
                    [](const Line& a, const Line& b) { return a.time != b.time ? a.time < b.time : a.id < b.id; });
-  fmt::print("Call-ID {}: {} records\n", args.call_id, lines.size());
+  fmt::print("Call-ID {}: {} records\n", call_id, lines.size());
   for (const Line& l : lines) fmt::print("{}\n", l.text);
   return kExitOk;
 }
@@ -123,7 +125,7 @@ int RunShow(const ShowArgs& args) {
 void RegisterShowCommand(CLI::App& app, CommandRegistry& registry) {
   auto args = std::make_shared<ShowArgs>();
   CLI::App* sub = app.add_subcommand("show", "Show the dialog of a Call-ID as a ladder");
-  sub->add_option("--index", args->index, "index directory (default $SIPDEX_INDEX, else ./sipdex-index)");
+  AddIndexOption(sub, &args->index);
   sub->add_option("call_id", args->call_id, "the Call-ID")->required();
   registry.Add(sub, [args] { return RunShow(*args); });
 }

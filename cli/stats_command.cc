@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/index_access.h"
 #include "storage/index.h"
 
 namespace sipdex::cli {
@@ -16,19 +17,12 @@ namespace {
 std::string Mb(std::uint64_t b) { return fmt::format("{:.1f} MB", static_cast<double>(b) / 1e6); }
 
 int RunStats(const std::string& index_arg) {
-  std::string dir = index_arg.empty() ? storage::DefaultIndexDir() : index_arg;
-  auto index = storage::Index::Open(dir, storage::IndexOptions{.read_only = true, .parser = {}});
-  if (!index.ok()) {
-    fmt::print(stderr, "error: {}\n", index.status().message());
-    return index.status().code() == Status::Code::kNotFound ? kExitUsage : kExitDamage;
-  }
-  auto snap = (*index)->Snapshot();
-  if (!snap.ok()) {
-    fmt::print(stderr, "error: {}\n", snap.status().message());
-    return kExitDamage;
-  }
-  const storage::Manifest& m = (*snap)->manifest();
-  fmt::print("index:     {}\n", dir);
+  int open_exit = kExitOk;
+  std::optional<ReadableIndex> open = OpenForReading(index_arg, &open_exit);
+  if (!open) return open_exit;
+  const storage::IndexSnapshot& snap = *open->snapshot;
+  const storage::Manifest& m = snap.manifest();
+  fmt::print("index:     {}\n", open->dir);
   fmt::print("records:   {}", m.counts.records);
   std::string kinds;
   for (int k = 0; k < kRecordKindCount; ++k) {
@@ -49,8 +43,8 @@ int RunStats(const std::string& index_arg) {
   std::string servers;
   for (const std::string& s : m.servers) servers += (servers.empty() ? "" : ", ") + s;
   fmt::print("servers:   {} ({})\n", m.servers.size(), servers);
-  fmt::print("files:     {} ({} segments)\n", m.files.size(), (*snap)->time_map().size());
-  auto space = (*snap)->Space();
+  fmt::print("files:     {} ({} segments)\n", m.files.size(), snap.time_map().size());
+  auto space = snap.Space();
   fmt::print("raw:       {}\n", Mb(m.raw_bytes));
   if (space.ok()) {
     fmt::print("stored:    {} on disk: segments {}, postings {}, other {}\n", Mb(space->directory_bytes),
@@ -68,7 +62,7 @@ int RunStats(const std::string& index_arg) {
 void RegisterStatsCommand(CLI::App& app, CommandRegistry& registry) {
   auto index = std::make_shared<std::string>();
   CLI::App* sub = app.add_subcommand("stats", "Records, time span, servers, files, sizes and compression ratio");
-  sub->add_option("--index", *index, "index directory (default $SIPDEX_INDEX, else ./sipdex-index)");
+  AddIndexOption(sub, index.get());
   registry.Add(sub, [index] { return RunStats(*index); });
 }
 
