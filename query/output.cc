@@ -101,9 +101,26 @@ class TableWriter : public RowSink {
   std::uint64_t written_ = 0;
 };
 
-class JsonlWriter : public RowSink {
+// A writer that prints each row as it comes: what finishing and counting
+// mean is the same for all of them.
+class StreamWriter : public RowSink {
  public:
-  JsonlWriter(std::vector<std::string> columns, std::ostream* out) : columns_(std::move(columns)), out_(out) {}
+  explicit StreamWriter(std::ostream* out) : out_(out) {}
+  Status Finish() override {
+    out_->flush();
+    return out_->good() ? Status::Ok() : Status::IoError("cannot write the output");
+  }
+  std::uint64_t rows_written() const override { return written_; }
+
+ protected:
+  std::ostream* out_;
+  std::uint64_t written_ = 0;
+};
+
+class JsonlWriter : public StreamWriter {
+ public:
+  JsonlWriter(std::vector<std::string> columns, std::ostream* out)
+      : StreamWriter(out), columns_(std::move(columns)) {}
   Status Push(Row&& row) override {
     nlohmann::ordered_json j = nlohmann::ordered_json::object();
     for (std::size_t i = 0; i < columns_.size(); ++i) {
@@ -120,21 +137,14 @@ class JsonlWriter : public RowSink {
     ++written_;
     return Status::Ok();
   }
-  Status Finish() override {
-    out_->flush();
-    return out_->good() ? Status::Ok() : Status::IoError("cannot write the output");
-  }
-  std::uint64_t rows_written() const override { return written_; }
 
  private:
   std::vector<std::string> columns_;
-  std::ostream* out_;
-  std::uint64_t written_ = 0;
 };
 
-class CsvWriter : public RowSink {
+class CsvWriter : public StreamWriter {
  public:
-  CsvWriter(std::vector<std::string> columns, std::ostream* out) : columns_(std::move(columns)), out_(out) {
+  CsvWriter(std::vector<std::string> columns, std::ostream* out) : StreamWriter(out), columns_(std::move(columns)) {
     std::string line;
     for (std::size_t i = 0; i < columns_.size(); ++i) {
       line += (i ? "," : "") + CsvCell(OutCell::Text(columns_[i]));
@@ -151,35 +161,19 @@ class CsvWriter : public RowSink {
     ++written_;
     return Status::Ok();
   }
-  Status Finish() override {
-    out_->flush();
-    return out_->good() ? Status::Ok() : Status::IoError("cannot write the output");
-  }
-  std::uint64_t rows_written() const override { return written_; }
 
  private:
   std::vector<std::string> columns_;
-  std::ostream* out_;
-  std::uint64_t written_ = 0;
 };
 
-class RawWriter : public RowSink {
+class RawWriter : public StreamWriter {
  public:
-  explicit RawWriter(std::ostream* out) : out_(out) {}
+  explicit RawWriter(std::ostream* out) : StreamWriter(out) {}
   Status Push(Row&& row) override {
     out_->write(row.raw.data(), static_cast<std::streamsize>(row.raw.size()));
     ++written_;
     return Status::Ok();
   }
-  Status Finish() override {
-    out_->flush();
-    return out_->good() ? Status::Ok() : Status::IoError("cannot write the output");
-  }
-  std::uint64_t rows_written() const override { return written_; }
-
- private:
-  std::ostream* out_;
-  std::uint64_t written_ = 0;
 };
 
 class FlowWriter : public RowSink {
