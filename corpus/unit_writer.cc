@@ -282,6 +282,7 @@ class UnitWriter {
   void ScAppSingle(bool want_online, int force_app = -1, int force_user = -1);
   void ScBatch(int app, bool user_endpoint);
   void ScStuck();
+  Msg AppSingleSubscribe(const TrustedApp& app, const User& b);
   void ScDecoy403();
   void ScBadCarrier();
 
@@ -1428,24 +1429,7 @@ void UnitWriter::ScAppSingle(bool want_online, int force_app, int force_user) {
   if (!want_online && d_.users[ti].OnlineOn(p_.day)) ti = RandomOnpremUser();
   const User& b = d_.users[ti];
   bool online = b.OnlineOn(p_.day);
-  NewParty(pa_, app.name_addr, app.uri);
-  NewParty(pb_, b.name_addr, b.uri);
-  pb_.with_epid = false;
-  Msg m;
-  m.method = kSubscribe;
-  m.ruri = b.uri;
-  m.style = HStyle::kUcma;
-  ruri_buf_ = app.host_fqdn + ":5061";
-  m.peer = ruri_buf_;
-  m.from = &pa_;
-  m.to = &pb_;
-  m.call_id = call_id_;
-  m.cseq = static_cast<std::uint32_t>(rng_.Range(1, 30));
-  if (m.cseq == 2157) m.cseq = 2158;
-  m.branch = branch_;
-  m.event = "presence";
-  m.user_agent = app.user_agent;
-  m.contact = app.contact;
+  Msg m = AppSingleSubscribe(app, b);
   m.extra_name[0] = kHdrUcma[hAccept];
   m.extra_value[0] = "application/msrtc-event-categories+xml";
   m.nextra = 1;
@@ -1733,13 +1717,9 @@ void UnitWriter::ScBatch(int ai, bool user_endpoint) {
   }
 }
 
-// A single SUBSCRIBE from a trusted application to an online user that never
-// gets any answer: the application sits in "Subscribing" forever.
-void UnitWriter::ScStuck() {
-  NewTxn();
-  int ai = static_cast<int>(rng_.Below(static_cast<std::uint32_t>(d_.apps.size())));
-  const TrustedApp& app = d_.apps[ai];
-  const User& b = d_.users[RandomOnlineUser()];
+// A trusted application's single SUBSCRIBE (no body) to user `b`, in the
+// UCMA header style, on the current transaction. Sets the parties pa_/pb_.
+Msg UnitWriter::AppSingleSubscribe(const TrustedApp& app, const User& b) {
   NewParty(pa_, app.name_addr, app.uri);
   NewParty(pb_, b.name_addr, b.uri);
   pb_.with_epid = false;
@@ -1757,6 +1737,17 @@ void UnitWriter::ScStuck() {
   m.event = "presence";
   m.user_agent = app.user_agent;
   m.contact = app.contact;
+  return m;
+}
+
+// A single SUBSCRIBE from a trusted application to an online user that never
+// gets any answer: the application sits in "Subscribing" forever.
+void UnitWriter::ScStuck() {
+  NewTxn();
+  int ai = static_cast<int>(rng_.Below(static_cast<std::uint32_t>(d_.apps.size())));
+  const TrustedApp& app = d_.apps[ai];
+  const User& b = d_.users[RandomOnlineUser()];
+  Msg m = AppSingleSubscribe(app, b);
   gt_->app_counts[ai].single_subscribes++;
   WriteMsg(m);
   gt_->stuck_call_ids.emplace_back(call_id_, 32);
