@@ -7,6 +7,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "storage/codec_template.h"
 #include "storage/coding.h"
 
 namespace sipdex::storage {
@@ -48,30 +49,27 @@ struct ZstdDCtxDeleter {
   void operator()(ZSTD_DCtx* c) const { ZSTD_freeDCtx(c); }
 };
 
-std::string Compress(std::string_view in, int level) {
+// Appends one zstd frame of `in` to *out.
+void CompressAppend(std::string_view in, int level, std::string* out) {
   thread_local std::unique_ptr<ZSTD_CCtx, ZstdCCtxDeleter> cctx(ZSTD_createCCtx());
   ZSTD_CCtx_reset(cctx.get(), ZSTD_reset_session_and_parameters);
   ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, level);
   int window = 20;
   while (window < 25 && (std::size_t{1} << window) < in.size()) ++window;
   ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_windowLog, window);
-  std::string out;
-  out.resize(ZSTD_compressBound(in.size()));
-  std::size_t n = ZSTD_compress2(cctx.get(), out.data(), out.size(), in.data(), in.size());
+  std::size_t old = out->size();
+  out->resize(old + ZSTD_compressBound(in.size()));
+  std::size_t n = ZSTD_compress2(cctx.get(), out->data() + old, out->size() - old, in.data(), in.size());
   // Compression into a buffer of ZSTD_compressBound bytes cannot fail.
-  out.resize(ZSTD_isError(n) ? 0 : n);
+  out->resize(old + (ZSTD_isError(n) ? 0 : n));
+}
+
+std::string Compress(std::string_view in, int level) {
+  std::string out;
+  CompressAppend(in, level, &out);
   return out;
 }
 
-Status Decompress(std::string_view in, std::uint64_t raw_size, std::string* out) {
-  thread_local std::unique_ptr<ZSTD_DCtx, ZstdDCtxDeleter> dctx(ZSTD_createDCtx());
-  if (raw_size > kMaxRawSize) return Status::Corruption("segment: impossible size " + std::to_string(raw_size));
-  out->resize(static_cast<std::size_t>(raw_size));
-  std::size_t n = ZSTD_decompressDCtx(dctx.get(), out->data(), out->size(), in.data(), in.size());
-  if (ZSTD_isError(n)) return Status::Corruption(std::string("segment: zstd: ") + ZSTD_getErrorName(n));
-  if (n != raw_size) return Status::Corruption("segment: decompressed size differs from the recorded size");
-  return Status::Ok();
-}
 
 }  // namespace
 
@@ -181,24 +179,167 @@ Status DecodeColumns(std::string_view in, std::string* text) {
   return Status::Ok();
 }
 
-std::string EncodeSegment(const SegmentData& data, TextCodec codec, int level) {
-  std::string body;
-  PutVarint64(&body, data.records.size());
-  PutVarint64(&body, data.start_offset);
-  PutVarint64(&body, data.start_line);
-  PutVarint64(&body, data.servers.size());
-  for (const std::string& s : data.servers) PutLengthPrefixed(&body, s);
+namespace {
+
+// Appends the segment header and the per-record table (shared by all codecs).
+void PutHeaderTable(const SegmentData& data, std::string* body) {
+  PutVarint64(body, data.records.size());
+  PutVarint64(body, data.start_offset);
+  PutVarint64(body, data.start_line);
+  PutVarint64(body, data.servers.size());
+  for (const std::string& s : data.servers) PutLengthPrefixed(body, s);
   // The table, one column after another (sizes, kinds, ...) so that each
   // compresses as a run of similar values.
-  for (const auto& r : data.records) PutVarint64(&body, r.size);
-  for (const auto& r : data.records) body.push_back(static_cast<char>(r.kind));
-  for (const auto& r : data.records) PutVarint64(&body, r.malformed);
+  for (const auto& r : data.records) PutVarint64(body, r.size);
+  for (const auto& r : data.records) body->push_back(static_cast<char>(r.kind));
+  for (const auto& r : data.records) PutVarint64(body, r.malformed);
   TimeMs prev = 0;
   for (const auto& r : data.records) {
-    PutSignedVarint64(&body, r.time - prev);
+    PutSignedVarint64(body, r.time - prev);
     prev = r.time;
   }
-  for (const auto& r : data.records) PutVarint64(&body, (std::uint64_t{r.server} << 1) | (r.has_time ? 1 : 0));
+  for (const auto& r : data.records) PutVarint64(body, (std::uint64_t{r.server} << 1) | (r.has_time ? 1 : 0));
+}
+
+// Parses what PutHeaderTable wrote into *out (all but text); *total receives
+// the sum of the record sizes.
+Status ParseHeaderTable(std::string_view* in, SegmentData* out, std::uint64_t* total) {
+  auto bad = [](std::string_view what) { return Status::Corruption("segment: " + std::string(what)); };
+  std::uint64_t count = 0, start_offset = 0, start_line = 0, nservers = 0;
+  if (!GetVarint64(in, &count) || !GetVarint64(in, &start_offset) || !GetVarint64(in, &start_line) ||
+      !GetVarint64(in, &nservers)) {
+    return bad("header cut short");
+  }
+  if (count > in->size() || nservers > in->size() || start_line > 0xffffffffu) return bad("impossible counts");
+  out->servers.resize(static_cast<std::size_t>(nservers));
+  for (auto& s : out->servers) {
+    std::string_view v;
+    if (!GetLengthPrefixed(in, &v)) return bad("servers cut short");
+    s.assign(v);
+  }
+  out->records.resize(static_cast<std::size_t>(count));
+  out->start_offset = start_offset;
+  out->start_line = static_cast<std::uint32_t>(start_line);
+  *total = 0;
+  for (auto& r : out->records) {
+    if (!GetVarint32(in, &r.size)) return bad("sizes cut short");
+    *total += r.size;
+  }
+  if (*total > kMaxRawSize) return bad("impossible text size");
+  std::string_view kinds;
+  if (!GetBytes(in, out->records.size(), &kinds)) return bad("kinds cut short");
+  for (std::size_t i = 0; i < out->records.size(); ++i) {
+    auto k = static_cast<std::uint8_t>(kinds[i]);
+    if (k >= kRecordKindCount) return bad("unknown record kind");
+    out->records[i].kind = static_cast<RecordKind>(k);
+  }
+  for (auto& r : out->records) {
+    if (!GetVarint32(in, &r.malformed)) return bad("malformed bits cut short");
+  }
+  TimeMs prev = 0;
+  for (auto& r : out->records) {
+    std::int64_t d = 0;
+    if (!GetSignedVarint64(in, &d)) return bad("times cut short");
+    prev = static_cast<TimeMs>(static_cast<std::uint64_t>(prev) + static_cast<std::uint64_t>(d));
+    r.time = prev;
+  }
+  for (auto& r : out->records) {
+    std::uint64_t v = 0;
+    if (!GetVarint64(in, &v)) return bad("flags cut short");
+    r.has_time = (v & 1) != 0;
+    if ((v >> 1) >= out->servers.size() && !(out->servers.empty() && (v >> 1) == 0)) return bad("unknown server");
+    r.server = static_cast<std::uint32_t>(v >> 1);
+  }
+  return Status::Ok();
+}
+
+// Decompresses one zstd frame of exactly `size` bytes into dst.
+Status DecompressTo(std::string_view in, char* dst, std::size_t size) {
+  thread_local std::unique_ptr<ZSTD_DCtx, ZstdDCtxDeleter> dctx(ZSTD_createDCtx());
+  std::size_t n = ZSTD_decompressDCtx(dctx.get(), dst, size, in.data(), in.size());
+  if (ZSTD_isError(n)) return Status::Corruption(std::string("segment: zstd: ") + ZSTD_getErrorName(n));
+  if (n != size) return Status::Corruption("segment: decompressed size differs from the recorded size");
+  return Status::Ok();
+}
+
+// Grows *buf to at least n bytes (never shrinks, so reuse costs no memset).
+char* Reserve(std::string* buf, std::size_t n) {
+  if (buf->size() < n) buf->resize(n);
+  return buf->data();
+}
+
+struct ChunkEntry {
+  std::uint32_t first = 0;       // index of the chunk's first record in the segment
+  std::uint32_t count = 0;
+  std::uint64_t text_offset = 0; // of the chunk's text in the segment's text
+  std::uint64_t text_size = 0;
+  std::uint64_t line_feeds_before = 0;
+  std::uint64_t line_feeds = 0;
+  std::uint64_t body_size = 0;
+  std::uint64_t frame_size = 0;
+  std::string_view frame;
+};
+
+std::string EncodeTemplates(const SegmentData& data, int level, std::size_t chunk_bytes) {
+  thread_local TemplateChunkEncoder encoder;
+  thread_local TemplateNames names;
+  thread_local std::string body;
+  thread_local std::string frames;
+  names.Reset();
+  frames.clear();
+  std::string dir;
+  std::uint64_t nchunks = 0;
+  std::size_t i = 0;
+  std::size_t offset = 0;
+  const std::size_t n = data.records.size();
+  while (i < n) {
+    std::size_t j = i;
+    std::size_t size = 0;
+    while (j < n && (j == i || chunk_bytes == 0 || size + data.records[j].size <= chunk_bytes)) {
+      size += data.records[j].size;
+      ++j;
+    }
+    body.clear();
+    std::uint64_t feeds = 0;
+    encoder.Encode(std::string_view(data.text).substr(offset, size),
+                   std::span<const SegmentRecordMeta>(data.records.data() + i, j - i), &names, &body, &feeds);
+    std::size_t before = frames.size();
+    CompressAppend(body, level, &frames);
+    PutVarint64(&dir, j - i);
+    PutVarint64(&dir, size);
+    PutVarint64(&dir, feeds);
+    PutVarint64(&dir, body.size());
+    PutVarint64(&dir, frames.size() - before);
+    ++nchunks;
+    offset += size;
+    i = j;
+  }
+  body.clear();
+  PutHeaderTable(data, &body);
+  names.Serialize(&body);
+  std::string rest;
+  PutVarint64(&rest, body.size());
+  std::string meta_frame;
+  CompressAppend(body, level, &meta_frame);
+  PutLengthPrefixed(&rest, meta_frame);
+  PutVarint64(&rest, nchunks);
+  rest.append(dir);
+  rest.append(frames);
+  std::string out;
+  out.reserve(rest.size() + 16);
+  out.append(kMagic);
+  out.push_back(static_cast<char>(TextCodec::kTemplates));
+  PutFixed64BE(&out, Hash64(rest));
+  out.append(rest);
+  return out;
+}
+
+}  // namespace
+
+std::string EncodeSegment(const SegmentData& data, TextCodec codec, int level, std::size_t chunk_bytes) {
+  if (codec == TextCodec::kTemplates) return EncodeTemplates(data, level, chunk_bytes);
+  std::string body;
+  PutHeaderTable(data, &body);
   if (codec == TextCodec::kColumns) {
     body.append(EncodeColumns(data.text));
   } else {
@@ -215,65 +356,102 @@ std::string EncodeSegment(const SegmentData& data, TextCodec codec, int level) {
   return out;
 }
 
-Status DecodeSegment(std::string_view payload, SegmentData* out) {
+struct SegmentDecoder::Rep {
+  TemplateChunkDecoder chunks;
+  std::string meta;           // decompressed meta section
+  std::string chunk_body;     // decompressed chunk body
+  std::string chunk_text;     // a chunk's text (point reads)
+  std::vector<std::string_view> names;
+  std::vector<ChunkEntry> entries;
+  SegmentData all;            // the whole table (point reads)
+
+  // Parses a kTemplates payload after its codec byte: the table into *table
+  // (text untouched), the names and the chunk directory into this.
+  Status ParseTemplates(std::string_view payload, SegmentData* table, std::uint64_t* total);
+  Status DecodeChunk(const ChunkEntry& e, const SegmentData& table, char* out);
+  // Codecs 0 and 1 (whole segment only).
+  Status DecodeLegacy(std::uint8_t codec, std::string_view payload, SegmentData* out);
+};
+
+Status SegmentDecoder::Rep::ParseTemplates(std::string_view payload, SegmentData* table, std::uint64_t* total) {
   auto bad = [](std::string_view what) { return Status::Corruption("segment: " + std::string(what)); };
-  std::string_view magic;
-  if (!GetBytes(&payload, kMagic.size(), &magic) || magic != kMagic) return bad("bad magic");
-  if (payload.empty()) return bad("cut short");
-  auto codec = static_cast<std::uint8_t>(payload[0]);
-  payload.remove_prefix(1);
-  if (codec > static_cast<std::uint8_t>(TextCodec::kColumns)) return bad("unknown codec " + std::to_string(codec));
+  std::uint64_t checksum = 0;
+  if (!GetFixed64BE(&payload, &checksum)) return bad("cut short");
+  if (Hash64(payload) != checksum) return bad("checksum mismatch");
+  std::uint64_t meta_size = 0, nchunks = 0;
+  std::string_view meta_frame;
+  if (!GetVarint64(&payload, &meta_size) || !GetLengthPrefixed(&payload, &meta_frame) ||
+      !GetVarint64(&payload, &nchunks)) {
+    return bad("cut short");
+  }
+  if (meta_size > kMaxRawSize || nchunks > payload.size()) return bad("impossible sizes");
+  char* m = Reserve(&meta, static_cast<std::size_t>(meta_size));
+  SIPDEX_RETURN_IF_ERROR(DecompressTo(meta_frame, m, static_cast<std::size_t>(meta_size)));
+  std::string_view in(m, static_cast<std::size_t>(meta_size));
+  SIPDEX_RETURN_IF_ERROR(ParseHeaderTable(&in, table, total));
+  std::uint64_t nnames = 0;
+  if (!GetVarint64(&in, &nnames) || nnames == 0 || nnames > in.size() + 1) return bad("bad column names");
+  names.resize(static_cast<std::size_t>(nnames));
+  for (auto& n : names) {
+    if (!GetLengthPrefixed(&in, &n)) return bad("column names cut short");
+  }
+  if (!names[0].empty()) return bad("column 0 has a name");
+  if (!in.empty()) return bad("trailing table bytes");
+  entries.resize(static_cast<std::size_t>(nchunks));
+  std::uint64_t first = 0, offset = 0, feeds = 0;
+  for (ChunkEntry& e : entries) {
+    std::uint64_t count = 0, frame_size = 0;
+    if (!GetVarint64(&payload, &count) || !GetVarint64(&payload, &e.text_size) ||
+        !GetVarint64(&payload, &e.line_feeds) || !GetVarint64(&payload, &e.body_size) ||
+        !GetVarint64(&payload, &frame_size)) {
+      return bad("chunk directory cut short");
+    }
+    if (count > table->records.size() - first || e.text_size > *total - offset || e.line_feeds > e.text_size ||
+        e.body_size > kMaxRawSize) {
+      return bad("chunk directory inconsistent");
+    }
+    e.first = static_cast<std::uint32_t>(first);
+    e.count = static_cast<std::uint32_t>(count);
+    e.text_offset = offset;
+    e.line_feeds_before = feeds;
+    first += count;
+    offset += e.text_size;
+    feeds += e.line_feeds;
+    e.frame_size = frame_size;
+  }
+  // Frames follow the directory.
+  for (ChunkEntry& e : entries) {
+    if (!GetBytes(&payload, static_cast<std::size_t>(std::min<std::uint64_t>(e.frame_size, payload.size() + 1)),
+                  &e.frame)) {
+      return bad("chunk frames cut short");
+    }
+  }
+  if (!payload.empty()) return bad("trailing bytes");
+  if (first != table->records.size() || offset != *total) return bad("chunks do not cover the records");
+  return Status::Ok();
+}
+
+Status SegmentDecoder::Rep::DecodeChunk(const ChunkEntry& e, const SegmentData& table, char* out) {
+  char* b = Reserve(&chunk_body, static_cast<std::size_t>(e.body_size));
+  SIPDEX_RETURN_IF_ERROR(DecompressTo(e.frame, b, static_cast<std::size_t>(e.body_size)));
+  std::span<const SegmentRecordMeta> records(table.records.data() + e.first, e.count);
+  std::span<const std::string_view> keys(names);
+  return chunks.Decode(std::string_view(b, static_cast<std::size_t>(e.body_size)), keys, records, out,
+                       static_cast<std::size_t>(e.text_size));
+}
+
+Status SegmentDecoder::Rep::DecodeLegacy(std::uint8_t codec, std::string_view payload, SegmentData* out) {
+  auto bad = [](std::string_view what) { return Status::Corruption("segment: " + std::string(what)); };
   std::uint64_t checksum = 0;
   std::uint64_t body_size = 0;
   if (!GetFixed64BE(&payload, &checksum) || !GetVarint64(&payload, &body_size)) return bad("cut short");
   if (Hash64(payload) != checksum) return bad("checksum mismatch");
-  std::string body;
-  SIPDEX_RETURN_IF_ERROR(Decompress(payload, body_size, &body));
-  std::string_view in(body);
-  std::uint64_t count = 0, start_offset = 0, start_line = 0, nservers = 0;
-  if (!GetVarint64(&in, &count) || !GetVarint64(&in, &start_offset) || !GetVarint64(&in, &start_line) ||
-      !GetVarint64(&in, &nservers)) {
-    return bad("header cut short");
-  }
-  if (count > in.size() || nservers > in.size() || start_line > 0xffffffffu) return bad("impossible counts");
-  out->servers.assign(static_cast<std::size_t>(nservers), std::string());
-  for (auto& s : out->servers) {
-    std::string_view v;
-    if (!GetLengthPrefixed(&in, &v)) return bad("servers cut short");
-    s.assign(v);
-  }
-  out->records.assign(static_cast<std::size_t>(count), SegmentRecordMeta());
-  out->start_offset = start_offset;
-  out->start_line = static_cast<std::uint32_t>(start_line);
+  if (body_size > kMaxRawSize) return bad("impossible size " + std::to_string(body_size));
+  char* b = Reserve(&chunk_body, static_cast<std::size_t>(body_size));
+  SIPDEX_RETURN_IF_ERROR(DecompressTo(payload, b, static_cast<std::size_t>(body_size)));
+  std::string_view in(b, static_cast<std::size_t>(body_size));
   std::uint64_t total = 0;
-  for (auto& r : out->records) {
-    if (!GetVarint32(&in, &r.size)) return bad("sizes cut short");
-    total += r.size;
-  }
-  std::string_view kinds;
-  if (!GetBytes(&in, out->records.size(), &kinds)) return bad("kinds cut short");
-  for (std::size_t i = 0; i < out->records.size(); ++i) {
-    auto k = static_cast<std::uint8_t>(kinds[i]);
-    if (k >= kRecordKindCount) return bad("unknown record kind");
-    out->records[i].kind = static_cast<RecordKind>(k);
-  }
-  for (auto& r : out->records) {
-    if (!GetVarint32(&in, &r.malformed)) return bad("malformed bits cut short");
-  }
-  TimeMs prev = 0;
-  for (auto& r : out->records) {
-    std::int64_t d = 0;
-    if (!GetSignedVarint64(&in, &d)) return bad("times cut short");
-    prev = static_cast<TimeMs>(static_cast<std::uint64_t>(prev) + static_cast<std::uint64_t>(d));
-    r.time = prev;
-  }
-  for (auto& r : out->records) {
-    std::uint64_t v = 0;
-    if (!GetVarint64(&in, &v)) return bad("flags cut short");
-    r.has_time = (v & 1) != 0;
-    if ((v >> 1) >= out->servers.size() && !(out->servers.empty() && (v >> 1) == 0)) return bad("unknown server");
-    r.server = static_cast<std::uint32_t>(v >> 1);
-  }
+  SIPDEX_RETURN_IF_ERROR(ParseHeaderTable(&in, out, &total));
   if (codec == static_cast<std::uint8_t>(TextCodec::kColumns)) {
     SIPDEX_RETURN_IF_ERROR(DecodeColumns(in, &out->text));
   } else {
@@ -282,5 +460,96 @@ Status DecodeSegment(std::string_view payload, SegmentData* out) {
   if (out->text.size() != total) return bad("record sizes do not add up to the text");
   return Status::Ok();
 }
+
+SegmentDecoder::SegmentDecoder() : rep_(std::make_unique<Rep>()) {}
+SegmentDecoder::~SegmentDecoder() = default;
+
+Status SegmentDecoder::Decode(std::string_view payload, SegmentData* out) {
+  auto bad = [](std::string_view what) { return Status::Corruption("segment: " + std::string(what)); };
+  std::string_view magic;
+  if (!GetBytes(&payload, kMagic.size(), &magic) || magic != kMagic) return bad("bad magic");
+  if (payload.empty()) return bad("cut short");
+  auto codec = static_cast<std::uint8_t>(payload[0]);
+  payload.remove_prefix(1);
+  if (codec > static_cast<std::uint8_t>(TextCodec::kTemplates)) return bad("unknown codec " + std::to_string(codec));
+  if (codec != static_cast<std::uint8_t>(TextCodec::kTemplates)) return rep_->DecodeLegacy(codec, payload, out);
+  std::uint64_t total = 0;
+  SIPDEX_RETURN_IF_ERROR(rep_->ParseTemplates(payload, out, &total));
+  out->text.resize(static_cast<std::size_t>(total));
+  for (const ChunkEntry& e : rep_->entries) {
+    SIPDEX_RETURN_IF_ERROR(rep_->DecodeChunk(e, *out, out->text.data() + e.text_offset));
+  }
+  return Status::Ok();
+}
+
+Status SegmentDecoder::DecodeRecords(std::string_view payload, std::uint32_t first, std::uint32_t count,
+                                     SegmentData* out) {
+  auto bad = [](std::string_view what) { return Status::Corruption("segment: " + std::string(what)); };
+  Rep& r = *rep_;
+  std::string_view magic;
+  std::string_view p = payload;
+  if (!GetBytes(&p, kMagic.size(), &magic) || magic != kMagic) return bad("bad magic");
+  if (p.empty()) return bad("cut short");
+  auto codec = static_cast<std::uint8_t>(p[0]);
+  p.remove_prefix(1);
+  std::uint64_t total = 0;
+  if (codec == static_cast<std::uint8_t>(TextCodec::kTemplates)) {
+    SIPDEX_RETURN_IF_ERROR(r.ParseTemplates(p, &r.all, &total));
+  } else {
+    SIPDEX_RETURN_IF_ERROR(Decode(payload, &r.all));
+    total = r.all.text.size();
+  }
+  const std::vector<SegmentRecordMeta>& recs = r.all.records;
+  if (first > recs.size() || count > recs.size() - first) {
+    return Status::InvalidArgument("segment: records " + std::to_string(first) + "+" + std::to_string(count) +
+                                   " outside a segment of " + std::to_string(recs.size()));
+  }
+  std::uint64_t before = 0;  // text bytes before record `first`
+  for (std::uint32_t i = 0; i < first; ++i) before += recs[i].size;
+  std::uint64_t size = 0;
+  for (std::uint32_t i = first; i < first + count; ++i) size += recs[i].size;
+  out->servers = r.all.servers;
+  out->records.assign(recs.begin() + first, recs.begin() + first + count);
+  out->start_offset = r.all.start_offset + before;
+  out->text.resize(static_cast<std::size_t>(size));
+  std::uint64_t feeds = 0;  // line feeds before record `first`
+  if (codec != static_cast<std::uint8_t>(TextCodec::kTemplates)) {
+    std::string_view text(r.all.text);
+    for (std::uint64_t i = 0; i < before; ++i) feeds += text[i] == '\n' ? 1 : 0;
+    std::memcpy(out->text.data(), text.data() + before, static_cast<std::size_t>(size));
+  } else {
+    std::uint64_t end = before + size;
+    bool first_chunk = true;
+    for (const ChunkEntry& e : r.entries) {
+      std::uint64_t cbegin = e.text_offset, cend = e.text_offset + e.text_size;
+      bool holds_first = first >= e.first && first < e.first + e.count;
+      if (cend <= before && !holds_first) continue;
+      if (cbegin >= end && !holds_first) break;
+      char* t = Reserve(&r.chunk_text, static_cast<std::size_t>(e.text_size));
+      SIPDEX_RETURN_IF_ERROR(r.DecodeChunk(e, r.all, t));
+      if (first_chunk) {
+        feeds = e.line_feeds_before;
+        for (std::uint64_t i = cbegin; i < before && i < cend; ++i) feeds += t[i - cbegin] == '\n' ? 1 : 0;
+        first_chunk = false;
+      }
+      std::uint64_t lo = std::max(cbegin, before), hi = std::min(cend, end);
+      if (lo < hi) std::memcpy(out->text.data() + (lo - before), t + (lo - cbegin), static_cast<std::size_t>(hi - lo));
+    }
+  }
+  std::uint64_t line = r.all.start_line + feeds;
+  out->start_line = line > 0xffffffffu ? 0xffffffffu : static_cast<std::uint32_t>(line);
+  return Status::Ok();
+}
+
+Status DecodeSegment(std::string_view payload, SegmentData* out) {
+  thread_local SegmentDecoder decoder;
+  return decoder.Decode(payload, out);
+}
+
+Status DecodeSegmentRecords(std::string_view payload, std::uint32_t first, std::uint32_t count, SegmentData* out) {
+  thread_local SegmentDecoder decoder;
+  return decoder.DecodeRecords(payload, first, count, out);
+}
+
 
 }  // namespace sipdex::storage

@@ -3,7 +3,9 @@
 // plus their per-record table (storage/README.md, "Segment payload").
 // Internal to storage/.
 
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,7 +19,12 @@ namespace sipdex::storage {
 enum class TextCodec : std::uint8_t {
   kPlain = 0,    // the record bytes as they are
   kColumns = 1,  // lines split into a line-kind stream and per-header-name value columns
+  kTemplates = 2,  // chunks of records; lines split into column keys, skeletons and typed
+                   // variables (storage/codec_template.h); supports point reads
 };
+
+// Raw text per chunk of a kTemplates segment (a point read decodes one chunk).
+inline constexpr std::size_t kDefaultChunkBytes = 1 << 20;
 
 struct SegmentRecordMeta {
   std::uint32_t size = 0;
@@ -37,12 +44,44 @@ struct SegmentData {
   std::uint32_t start_line = 1;            // 1-based line of text[0]
 };
 
-// Encodes `data` into a self-checking payload. `level` is the zstd level.
-std::string EncodeSegment(const SegmentData& data, TextCodec codec, int level);
+// Encodes `data` into a self-checking payload. `level` is the zstd level;
+// `chunk_bytes` (kTemplates only) the raw text per independently compressed
+// chunk of whole records (0: one chunk). REQUIRES: the records' sizes sum to
+// data.text.size() and every record's server indexes data.servers (or is 0).
+std::string EncodeSegment(const SegmentData& data, TextCodec codec, int level,
+                          std::size_t chunk_bytes = kDefaultChunkBytes);
 
-// Decodes a payload. Corruption (naming what is wrong) on a checksum
-// mismatch, a bad zstd frame or inconsistent sizes; never reads out of bounds.
+// Decodes payloads, keeping its buffers between calls (decoding a segment
+// allocates nothing once the buffers have grown). One per thread.
+class SegmentDecoder {
+ public:
+  SegmentDecoder();
+  ~SegmentDecoder();
+  SegmentDecoder(const SegmentDecoder&) = delete;
+  SegmentDecoder& operator=(const SegmentDecoder&) = delete;
+
+  // Decodes a whole payload into *out, reusing the capacity of out's members.
+  // Corruption (naming what is wrong) on a checksum mismatch, a bad zstd frame
+  // or inconsistent sizes; never reads or writes out of bounds.
+  Status Decode(std::string_view payload, SegmentData* out);
+
+  // Decodes records [first, first + count) of a payload: out->records and
+  // out->text hold just those records, out->start_offset and out->start_line
+  // are those of record `first`, out->servers all the segment's servers. For
+  // kTemplates payloads only the chunks holding those records are
+  // decompressed. InvalidArgument when the range is not inside the segment;
+  // Corruption as for Decode.
+  Status DecodeRecords(std::string_view payload, std::uint32_t first, std::uint32_t count, SegmentData* out);
+
+ private:
+  struct Rep;
+  std::unique_ptr<Rep> rep_;
+};
+
+// SegmentDecoder::Decode with a decoder owned by the calling thread.
 Status DecodeSegment(std::string_view payload, SegmentData* out);
+// SegmentDecoder::DecodeRecords with a decoder owned by the calling thread.
+Status DecodeSegmentRecords(std::string_view payload, std::uint32_t first, std::uint32_t count, SegmentData* out);
 
 // Splits text into the columns layout and back (exposed for tests).
 std::string EncodeColumns(std::string_view text);
