@@ -1,5 +1,6 @@
 #include "storage/codec_template.h"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 
@@ -12,7 +13,8 @@ namespace {
 constexpr std::size_t kMaxNames = 4096;
 constexpr std::size_t kMaxHeaderName = 48;
 constexpr std::size_t kMaxPrefixKey = 24;
-constexpr std::size_t kSlots = 32;
+constexpr std::size_t kSlots = 64;        // integer streams per column, chosen by SlotOf
+constexpr std::size_t kSlotContext = 4;   // literal bytes before a placeholder that choose its slot
 constexpr std::size_t kMaxHexLen = 16;      // hex tokens up to this length are integers
 constexpr std::size_t kMaxDecLen = 19;      // decimal tokens up to this length are integers
 constexpr std::size_t kMinHexLetters = 3;   // shorter tokens with letters stay literal
@@ -30,8 +32,8 @@ enum Placeholder : std::uint8_t {
   kTime = 7,     // the record's time as "MM/DD/YYYY-HH:MM:SS.mmm"
 };
 
-enum PartType : std::uint64_t { kPartSkeleton = 0, kPartLong = 1, kPartSlotBase = 2 };
-enum SlotMode : std::uint8_t { kModeVarint = 0, kModeDelta = 1, kModeFixed = 2, kModeCount = 3 };
+enum PartType : std::uint64_t { kPartRefs = 1, kPartLong = 2, kPartSlotBase = 3 };
+enum SlotMode : std::uint8_t { kModeVarint = 0, kModeDelta = 1, kModeFixed = 2, kModeHistory = 3, kModeCount = 4 };
 enum LineEnding : std::uint64_t { kLf = 0, kCrLf = 1, kNone = 2 };
 
 // Byte classes of the tokenizer.
@@ -79,6 +81,17 @@ std::string_view KeyOf(std::string_view line) {
     ++i;
   }
   return line.substr(0, i);
+}
+
+// The slot of an integer placeholder of type `type` preceded in its skeleton
+// by the bytes [begin, end) (only the last kSlotContext count, placeholders
+// included): values that follow the same text ("tag=", "branch=z9hG4bK",
+// the second octet of an address) share a stream.
+inline std::size_t SlotOf(const char* begin, const char* end, std::uint8_t type) {
+  if (end - begin > static_cast<std::ptrdiff_t>(kSlotContext)) begin = end - kSlotContext;
+  std::uint64_t h = 0xcbf29ce484222325ULL ^ type;
+  for (const char* p = begin; p < end; ++p) h = (h ^ static_cast<std::uint8_t>(*p)) * 0x100000001b3ULL;
+  return static_cast<std::size_t>((h ^ (h >> 29)) & (kSlots - 1));
 }
 
 inline std::size_t VarintLength(std::uint64_t v) {
@@ -158,18 +171,119 @@ void TemplateNames::Serialize(std::string* out) const {
   for (const std::string& k : keys_) PutLengthPrefixed(out, k);
 }
 
+// --- Shared helpers -----------------------------------------------------------
+
+namespace {
+
+// Open-addressing map from 64-bit hashes to 32-bit values (kAbsent when
+// unset), cleared in O(capacity) per use.
+class FlatMap {
+ public:
+  static constexpr std::uint32_t kAbsent = 0xffffffffu;
+  void Reset(std::size_t expected) {
+    std::size_t cap = 16;
+    while (cap < expected * 2) cap <<= 1;
+    mask_ = cap - 1;
+    size_ = 0;
+    keys_.assign(cap, 0);
+    values_.assign(cap, kAbsent);
+  }
+  // The value slot of `key` (kAbsent when new; the caller may store into it).
+  // The slot stays valid until the next call.
+  std::uint32_t* Find(std::uint64_t key) {
+    if (2 * (size_ + 1) > mask_ + 1) Grow();
+    std::size_t i = Probe(key);
+    if (values_[i] == kAbsent) {
+      keys_[i] = key;
+      ++size_;
+    }
+    return &values_[i];
+  }
+
+ private:
+  static std::uint64_t Mix(std::uint64_t k) {
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdULL;
+    k ^= k >> 33;
+    return k;
+  }
+  std::size_t Probe(std::uint64_t key) const {
+    std::size_t i = static_cast<std::size_t>(Mix(key)) & mask_;
+    while (values_[i] != kAbsent && keys_[i] != key) i = (i + 1) & mask_;
+    return i;
+  }
+  void Grow() {
+    std::vector<std::uint64_t> keys;
+    std::vector<std::uint32_t> values;
+    keys.swap(keys_);
+    values.swap(values_);
+    std::size_t cap = 2 * (mask_ + 1);
+    mask_ = cap - 1;
+    keys_.assign(cap, 0);
+    values_.assign(cap, kAbsent);
+    size_ = 0;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (values[i] == kAbsent) continue;
+      std::size_t j = Probe(keys[i]);
+      keys_[j] = keys[i];
+      values_[j] = values[i];
+      ++size_;
+    }
+  }
+  std::size_t mask_ = 15;
+  std::size_t size_ = 0;
+  std::vector<std::uint64_t> keys_ = std::vector<std::uint64_t>(16, 0);
+  std::vector<std::uint32_t> values_ = std::vector<std::uint32_t>(16, kAbsent);
+};
+
+}  // namespace
+
 // --- Encoder ------------------------------------------------------------------
 
 struct TemplateChunkEncoder::Rep {
+  struct Long {
+    std::uint32_t offset;  // in Column::longbuf
+    std::uint32_t size;
+  };
   struct Column {
-    std::string skeleton;
-    std::string longhex;
+    std::string skeletons;  // lenpref(distinct skeleton)* of the segment
+    std::uint32_t distinct = 0;
+    bool in_segment = false;
+    std::string refs;       // per line of the chunk: varint(skeleton id << 1 | 0) or varint(distance << 1 | 1)
+    std::uint32_t nlines = 0;  // lines of the chunk so far
+    std::string longbuf;    // packed nibbles of the long hex values, back to back
+    std::vector<Long> longs;
     std::array<std::vector<std::uint64_t>, kSlots> slots;
     bool used = false;
   };
+  struct Skeleton {
+    std::uint32_t column;
+    std::uint32_t id;
+    std::uint64_t hash;
+    std::string_view bytes;  // into `arena`
+  };
+  struct Line {
+    std::uint32_t column;
+    std::uint32_t ordinal;  // among the column's lines of the chunk
+    std::uint32_t offset;   // of the value in the chunk's text
+    std::uint32_t size;
+  };
+  std::vector<Line> lines;  // of the chunk
+  FlatMap line_map;         // hash of column and value -> index in lines
   std::vector<Column> columns;
-  std::vector<std::uint32_t> used;
-  std::string ops;
+  std::vector<std::uint32_t> used;          // columns of the chunk
+  std::vector<std::uint32_t> segment_used;  // columns of the segment
+  std::string cur;         // the skeleton of the line being encoded
+  std::string shape;       // the ops of the record being encoded
+  std::deque<std::string> arena;  // stable copies of distinct skeletons and shapes
+  std::vector<Skeleton> skeletons;
+  FlatMap skeleton_map;
+  std::string shapes;      // lenpref(distinct shape)*
+  std::string shape_refs;  // varint(shape id) per record
+  std::vector<std::string_view> shape_list;
+  FlatMap shape_map;
+  FlatMap value_map;
+  std::vector<std::uint32_t> last;  // occurrence index of each distinct long value
   std::string part;
 
   Column& Use(std::uint32_t c) {
@@ -179,29 +293,26 @@ struct TemplateChunkEncoder::Rep {
       col.used = true;
       used.push_back(c);
     }
+    if (!col.in_segment) {
+      col.in_segment = true;
+      segment_used.push_back(c);
+    }
     return col;
   }
 
-  static void PutNibbles(std::string* out, const char* p, std::size_t n) {
-    for (std::size_t i = 0; i < n; i += 2) {
-      auto hi = static_cast<std::uint8_t>(HexValue(p[i]));
-      std::uint8_t lo = i + 1 < n ? static_cast<std::uint8_t>(HexValue(p[i + 1])) : 0;
-      out->push_back(static_cast<char>((hi << 4) | lo));
-    }
-  }
   static int HexValue(char c) {
     if (c <= '9') return c - '0';
     if (c >= 'a') return c - 'a' + 10;
     return c - 'A' + 10;
   }
 
-  // Appends the skeleton of value `v` to col, its variables to col's streams.
-  // `time` is the record's formatted time for TL_ lines, else nullptr.
-  static void EncodeValue(std::string_view v, Column* col, const char* time) {
-    std::string& sk = col->skeleton;
+  // Writes the skeleton of value `v` to `cur`, its variables to col's
+  // streams. `time` is the record's formatted time for TL_ lines, else nullptr.
+  void EncodeValue(std::string_view v, Column* col, Column* vars, const char* time) {
+    std::string& sk = cur;
+    sk.clear();
     const char* p = v.data();
     const char* end = p + v.size();
-    std::size_t slot = 0;
     while (p < end) {
       std::uint8_t cls = ClassOf(*p);
       if (cls == kOther) {
@@ -252,37 +363,74 @@ struct TemplateChunkEncoder::Rep {
         continue;
       }
       sk.append(start, s);
-      std::vector<std::uint64_t>& out = col->slots[slot];
       if (!lower && !upper && len <= kMaxDecLen) {
         std::uint64_t value = 0;
         for (const char* q = s; q < p; ++q) value = value * 10 + static_cast<std::uint64_t>(*q - '0');
-        if (*s == '0' && len > 1) {
-          sk.push_back(static_cast<char>(kDecWide));
-          sk.push_back(static_cast<char>(len));
-        } else {
-          sk.push_back(static_cast<char>(kDec));
-        }
-        out.push_back(value);
-        if (slot + 1 < kSlots) ++slot;
+        auto type = static_cast<std::uint8_t>(*s == '0' && len > 1 ? kDecWide : kDec);
+        col->slots[SlotOf(sk.data(), sk.data() + sk.size(), type)].push_back(value);
+        sk.push_back(static_cast<char>(type));
+        if (type == kDecWide) sk.push_back(static_cast<char>(len));
       } else if ((lower || upper) && len <= kMaxHexLen) {
         std::uint64_t value = 0;
         for (const char* q = s; q < p; ++q) value = (value << 4) | static_cast<std::uint64_t>(HexValue(*q));
-        sk.push_back(static_cast<char>(upper ? kHexUpper : kHexLower));
+        auto type = static_cast<std::uint8_t>(upper ? kHexUpper : kHexLower);
+        col->slots[SlotOf(sk.data(), sk.data() + sk.size(), type)].push_back(value);
+        sk.push_back(static_cast<char>(type));
         sk.push_back(static_cast<char>(len));
-        out.push_back(value);
-        if (slot + 1 < kSlots) ++slot;
       } else {
         sk.push_back(static_cast<char>(upper ? kLongUpper : kLongLower));
         PutVarint64(&sk, len);
-        PutNibbles(&col->longhex, s, len);
+        Long l{static_cast<std::uint32_t>(vars->longbuf.size()), static_cast<std::uint32_t>((len + 1) / 2)};
+        for (std::size_t i = 0; i < len; i += 2) {
+          auto hi = static_cast<std::uint8_t>(HexValue(s[i]));
+          std::uint8_t lo = i + 1 < len ? static_cast<std::uint8_t>(HexValue(s[i + 1])) : 0;
+          vars->longbuf.push_back(static_cast<char>((hi << 4) | lo));
+        }
+        vars->longs.push_back(l);
       }
     }
-    sk.push_back('\n');
+  }
+
+  // Appends cur as the next line of column c: a reference to an earlier equal
+  // skeleton of the chunk, or a new one.
+  void PutSkeleton(std::uint32_t c, Column* col) {
+    std::uint64_t h = Hash64(cur) ^ (std::uint64_t{c} * 0x9e3779b97f4a7c15ULL);
+    std::uint32_t* v = skeleton_map.Find(h);
+    if (*v != FlatMap::kAbsent) {
+      const Skeleton& e = skeletons[*v];
+      if (e.column == c && e.bytes == cur) {
+        PutVarint64(&col->refs, std::uint64_t{e.id} << 1);
+        return;
+      }
+    }
+    PutVarint64(&col->refs, std::uint64_t{col->distinct} << 1);
+    PutLengthPrefixed(&col->skeletons, cur);
+    if (*v == FlatMap::kAbsent) {  // on a hash collision the first skeleton keeps the slot
+      arena.emplace_back(cur);
+      *v = static_cast<std::uint32_t>(skeletons.size());
+      skeletons.push_back(Skeleton{c, col->distinct, h, arena.back()});
+    }
+    ++col->distinct;
+  }
+
+  void PutShape() {
+    std::uint64_t h = Hash64(shape);
+    std::uint32_t* v = shape_map.Find(h);
+    if (*v != FlatMap::kAbsent && shape_list[*v] == shape) {
+      PutVarint64(&shape_refs, *v);
+      return;
+    }
+    auto id = static_cast<std::uint32_t>(shape_list.size());
+    PutVarint64(&shape_refs, id);
+    PutLengthPrefixed(&shapes, shape);
+    arena.emplace_back(shape);
+    shape_list.push_back(arena.back());
+    if (*v == FlatMap::kAbsent) *v = id;
   }
 
   // Appends the stream of one slot: u8(mode) [u8(width)] values.
-  static void PutSlot(const std::vector<std::uint64_t>& values, std::string* out) {
-    std::size_t cost_varint = 0, cost_delta = 0;
+  void PutSlot(const std::vector<std::uint64_t>& values, std::string* out) {
+    std::size_t cost_varint = 0, cost_delta = 0, cost_history = 0;
     std::uint64_t prev = 0, max = 0;
     for (std::uint64_t v : values) {
       cost_varint += VarintLength(v);
@@ -292,24 +440,73 @@ struct TemplateChunkEncoder::Rep {
     }
     std::size_t width = ByteWidth(max);
     std::size_t cost_fixed = width * values.size() + 1;
-    if (cost_fixed < cost_varint && cost_fixed < cost_delta) {
-      out->push_back(static_cast<char>(kModeFixed));
-      out->push_back(static_cast<char>(width));
-      for (std::uint64_t v : values) {
-        char buf[8];
-        for (std::size_t i = 0; i < width; ++i) buf[i] = static_cast<char>(v >> (8 * (width - 1 - i)));
-        out->append(buf, width);
-      }
-    } else if (cost_delta < cost_varint) {
+    value_map.Reset(values.size());
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      std::uint32_t* v = value_map.Find(values[i]);
+      cost_history += *v == FlatMap::kAbsent ? 1 + width : VarintLength(i - *v);
+      *v = static_cast<std::uint32_t>(i);
+    }
+    cost_history += 1;
+    std::size_t best = std::min({cost_varint, cost_delta, cost_fixed, cost_history});
+    auto put_fixed = [&](std::uint64_t v) {
+      char buf[8];
+      for (std::size_t i = 0; i < width; ++i) buf[i] = static_cast<char>(v >> (8 * (width - 1 - i)));
+      out->append(buf, width);
+    };
+    if (best == cost_varint) {
+      out->push_back(static_cast<char>(kModeVarint));
+      for (std::uint64_t v : values) PutVarint64(out, v);
+    } else if (best == cost_delta) {
       out->push_back(static_cast<char>(kModeDelta));
       prev = 0;
       for (std::uint64_t v : values) {
         PutVarint64(out, ZigZag(v - prev));
         prev = v;
       }
+    } else if (best == cost_fixed) {
+      out->push_back(static_cast<char>(kModeFixed));
+      out->push_back(static_cast<char>(width));
+      for (std::uint64_t v : values) put_fixed(v);
     } else {
-      out->push_back(static_cast<char>(kModeVarint));
-      for (std::uint64_t v : values) PutVarint64(out, v);
+      out->push_back(static_cast<char>(kModeHistory));
+      out->push_back(static_cast<char>(width));
+      value_map.Reset(values.size());
+      for (std::size_t i = 0; i < values.size(); ++i) {
+        std::uint32_t* v = value_map.Find(values[i]);
+        if (*v == FlatMap::kAbsent) {
+          out->push_back(0);
+          put_fixed(values[i]);
+        } else {
+          PutVarint64(out, i - *v);
+        }
+        *v = static_cast<std::uint32_t>(i);
+      }
+    }
+  }
+
+  // Appends the long values of a column: per value varint(distance to its
+  // previous occurrence), 0 followed by the packed bytes for a first one.
+  void PutLongs(const Column& col, std::string* out) {
+    value_map.Reset(col.longs.size());
+    last.clear();
+    for (std::size_t i = 0; i < col.longs.size(); ++i) {
+      const Long& l = col.longs[i];
+      std::string_view bytes(col.longbuf.data() + l.offset, l.size);
+      std::uint32_t* v = value_map.Find(Hash64(bytes) ^ l.size);
+      if (*v != FlatMap::kAbsent) {
+        const Long& o = col.longs[last[*v]];
+        if (std::string_view(col.longbuf.data() + o.offset, o.size) == bytes) {
+          PutVarint64(out, i - last[*v]);
+          last[*v] = static_cast<std::uint32_t>(i);
+          continue;
+        }
+      }
+      out->push_back(0);
+      out->append(bytes);
+      if (*v == FlatMap::kAbsent) {
+        *v = static_cast<std::uint32_t>(last.size());
+        last.push_back(static_cast<std::uint32_t>(i));
+      }
     }
   }
 };
@@ -317,77 +514,128 @@ struct TemplateChunkEncoder::Rep {
 TemplateChunkEncoder::TemplateChunkEncoder() : rep_(std::make_unique<Rep>()) {}
 TemplateChunkEncoder::~TemplateChunkEncoder() = default;
 
+void TemplateChunkEncoder::BeginSegment() {
+  Rep& r = *rep_;
+  for (std::uint32_t c : r.segment_used) {
+    Rep::Column& col = r.columns[c];
+    col.in_segment = false;
+    col.skeletons.clear();
+    col.distinct = 0;
+  }
+  r.segment_used.clear();
+  r.arena.clear();
+  r.skeletons.clear();
+  r.skeleton_map.Reset(1024);
+  r.shapes.clear();
+  r.shape_list.clear();
+  r.shape_map.Reset(256);
+}
+
+void TemplateChunkEncoder::FinishSegment(std::string* dictionary) {
+  Rep& r = *rep_;
+  PutLengthPrefixed(dictionary, r.shapes);
+  PutVarint64(dictionary, r.segment_used.size());
+  for (std::uint32_t c : r.segment_used) {
+    const Rep::Column& col = r.columns[c];
+    PutVarint64(dictionary, c);
+    PutVarint64(dictionary, col.distinct);
+    PutLengthPrefixed(dictionary, col.skeletons);
+  }
+}
+
 void TemplateChunkEncoder::Encode(std::string_view text, std::span<const SegmentRecordMeta> records,
                                   TemplateNames* names, std::string* body, std::uint64_t* line_feeds) {
   Rep& r = *rep_;
-  r.ops.clear();
-  std::uint64_t nlines = 0;
+  r.shape_refs.clear();
+  r.lines.clear();
+  r.line_map.Reset(text.size() / 32 + 16);
   std::uint64_t feeds = 0;
-  std::size_t rec = 0;
-  std::size_t rec_end = records.empty() ? 0 : records[0].size;
-  std::size_t time_rec = static_cast<std::size_t>(-1);
-  bool time_ok = false;
-  char time[kTimeLen];
   std::size_t pos = 0;
-  while (pos < text.size()) {
-    while (pos >= rec_end && rec + 1 < records.size()) rec_end += records[++rec].size;
-    const void* nlp = std::memchr(text.data() + pos, '\n', text.size() - pos);
-    std::string_view line;
-    std::uint64_t ending;
-    if (nlp == nullptr) {
-      line = text.substr(pos);
-      ending = kNone;
-      pos = text.size();
-    } else {
-      std::size_t nl = static_cast<std::size_t>(static_cast<const char*>(nlp) - text.data());
-      line = text.substr(pos, nl - pos);
-      ending = kLf;
-      if (!line.empty() && line.back() == '\r') {
-        line.remove_suffix(1);
-        ending = kCrLf;
+  char time[kTimeLen];
+  for (const SegmentRecordMeta& rec : records) {
+    const std::size_t rec_end = std::min(text.size(), pos + rec.size);
+    r.shape.clear();
+    bool time_done = false;
+    bool time_ok = false;
+    while (pos < rec_end || (pos < text.size() && &rec == &records.back())) {
+      const void* nlp = std::memchr(text.data() + pos, '\n', text.size() - pos);
+      std::string_view line;
+      std::uint64_t ending;
+      if (nlp == nullptr) {
+        line = text.substr(pos);
+        ending = kNone;
+        pos = text.size();
+      } else {
+        std::size_t nl = static_cast<std::size_t>(static_cast<const char*>(nlp) - text.data());
+        line = text.substr(pos, nl - pos);
+        ending = kLf;
+        if (!line.empty() && line.back() == '\r') {
+          line.remove_suffix(1);
+          ending = kCrLf;
+        }
+        pos = nl + 1;
+        ++feeds;
       }
-      pos = nl + 1;
-      ++feeds;
-    }
-    std::string_view key = KeyOf(line);
-    std::uint32_t c = names->Intern(key);
-    if (c == 0) key = {};
-    const char* t = nullptr;
-    if (line.starts_with("TL_") && rec < records.size()) {
-      if (time_rec != rec) {
-        time_rec = rec;
-        time_ok = FormatTraceTime(records[rec].time, time);
+      std::string_view key = KeyOf(line);
+      std::uint32_t c = names->Intern(key);
+      if (c == 0) key = {};
+      const char* t = nullptr;
+      if (line.starts_with("TL_")) {
+        if (!time_done) {
+          time_done = true;
+          time_ok = FormatTraceTime(rec.time, time);
+        }
+        if (time_ok) t = time;
       }
-      if (time_ok) t = time;
+      Rep::Column& col = r.Use(c);
+      Rep::Column& vars = r.Use(0);
+      std::string_view value = line.substr(key.size());
+      // A value equal to an earlier one of the column in this chunk is a
+      // reference to it; else skeleton and variables.
+      std::uint64_t h = Hash64(value) ^ (std::uint64_t{c} * 0x9e3779b97f4a7c15ULL);
+      std::uint32_t* seen = r.line_map.Find(h);
+      bool repeat = false;
+      if (*seen != FlatMap::kAbsent) {
+        const Rep::Line& e = r.lines[*seen];
+        if (e.column == c && text.substr(e.offset, e.size) == value) {
+          PutVarint64(&col.refs, (std::uint64_t{col.nlines - e.ordinal} << 1) | 1);
+          repeat = true;
+        }
+      }
+      if (!repeat) {
+        r.EncodeValue(value, &col, &vars, t);
+        r.PutSkeleton(c, &col);
+      }
+      *seen = static_cast<std::uint32_t>(r.lines.size());
+      r.lines.push_back(Rep::Line{c, col.nlines++, static_cast<std::uint32_t>(value.data() - text.data()),
+                                  static_cast<std::uint32_t>(value.size())});
+      PutVarint64(&r.shape, std::uint64_t{c} * 3 + ending);
     }
-    Rep::EncodeValue(line.substr(key.size()), &r.Use(c), t);
-    PutVarint64(&r.ops, std::uint64_t{c} * 3 + ending);
-    ++nlines;
+    r.PutShape();
   }
   *line_feeds = feeds;
 
-  PutVarint64(body, nlines);
-  PutLengthPrefixed(body, r.ops);
+  PutLengthPrefixed(body, r.shape_refs);
   std::size_t nparts = 0;
   for (std::uint32_t c : r.used) {
     const Rep::Column& col = r.columns[c];
-    nparts += 1 + (col.longhex.empty() ? 0 : 1);
+    nparts += 1 + (col.longs.empty() ? 0 : 1);
     for (const auto& s : col.slots) nparts += s.empty() ? 0 : 1;
   }
   PutVarint64(body, nparts);
-  // Skeletons first, then integer slots, then packed hex: similar bytes sit
+  // References first, then integer slots and packed hex: similar bytes sit
   // together for the compressor.
   for (std::uint32_t c : r.used) {
     PutVarint64(body, c);
-    PutVarint64(body, kPartSkeleton);
-    PutLengthPrefixed(body, r.columns[c].skeleton);
+    PutVarint64(body, kPartRefs);
+    PutLengthPrefixed(body, r.columns[c].refs);
   }
   for (std::uint32_t c : r.used) {
     Rep::Column& col = r.columns[c];
     for (std::size_t s = 0; s < kSlots; ++s) {
       if (col.slots[s].empty()) continue;
       r.part.clear();
-      Rep::PutSlot(col.slots[s], &r.part);
+      r.PutSlot(col.slots[s], &r.part);
       PutVarint64(body, c);
       PutVarint64(body, kPartSlotBase + s);
       PutLengthPrefixed(body, r.part);
@@ -395,17 +643,20 @@ void TemplateChunkEncoder::Encode(std::string_view text, std::span<const Segment
   }
   for (std::uint32_t c : r.used) {
     Rep::Column& col = r.columns[c];
-    if (!col.longhex.empty()) {
-      PutVarint64(body, c);
-      PutVarint64(body, kPartLong);
-      PutLengthPrefixed(body, col.longhex);
-    }
+    if (col.longs.empty()) continue;
+    r.part.clear();
+    r.PutLongs(col, &r.part);
+    PutVarint64(body, c);
+    PutVarint64(body, kPartLong);
+    PutLengthPrefixed(body, r.part);
   }
   for (std::uint32_t c : r.used) {
     Rep::Column& col = r.columns[c];
     col.used = false;
-    col.skeleton.clear();
-    col.longhex.clear();
+    col.nlines = 0;
+    col.refs.clear();
+    col.longbuf.clear();
+    col.longs.clear();
     for (auto& s : col.slots) s.clear();
   }
   r.used.clear();
@@ -419,25 +670,54 @@ struct TemplateChunkDecoder::Rep {
     std::uint8_t mode = kModeVarint;
     std::uint8_t width = 0;
     std::uint64_t prev = 0;
+    std::vector<std::uint64_t> history;
   };
   struct Column {
+    std::uint64_t dictionary_epoch = 0;
+    std::vector<std::string_view> distinct;  // the segment's skeletons of this column
     std::uint64_t epoch = 0;
-    std::string_view skeleton;
-    std::string_view longhex;
+    std::string_view refs;
+    std::string_view longs;
+    std::vector<std::pair<std::size_t, std::size_t>> lines;  // (offset, size) of the chunk's values in the output
+    std::vector<std::string_view> long_history;
     std::array<Slot, kSlots> slots;
   };
   std::vector<Column> columns;
+  std::vector<std::string_view> shapes;
+  std::size_t nnames = 0;
+  std::uint64_t dictionary_epoch = 0;
   std::uint64_t epoch = 0;
 
   Column& Get(std::size_t c) {
     Column& col = columns[c];
+    if (col.dictionary_epoch != dictionary_epoch) {
+      col.dictionary_epoch = dictionary_epoch;
+      col.distinct.clear();
+    }
     if (col.epoch != epoch) {
       col.epoch = epoch;
-      col.skeleton = {};
-      col.longhex = {};
-      for (Slot& s : col.slots) s = Slot();
+      col.refs = {};
+      col.longs = {};
+      col.lines.clear();
+      col.long_history.clear();
+      for (Slot& s : col.slots) {
+        s.in = {};
+        s.mode = kModeVarint;
+        s.width = 0;
+        s.prev = 0;
+        s.history.clear();
+      }
     }
     return col;
+  }
+
+  static bool ReadFixed(std::string_view* in, std::size_t width, std::uint64_t* v) {
+    if (in->size() < width) return false;
+    std::uint64_t x = 0;
+    for (std::size_t i = 0; i < width; ++i) x = (x << 8) | static_cast<std::uint8_t>((*in)[i]);
+    in->remove_prefix(width);
+    *v = x;
+    return true;
   }
 
   static bool NextValue(Slot* s, std::uint64_t* v) {
@@ -451,34 +731,92 @@ struct TemplateChunkDecoder::Rep {
         *v = s->prev;
         return true;
       }
-      default: {
-        if (s->in.size() < s->width) return false;
-        std::uint64_t x = 0;
-        for (std::size_t i = 0; i < s->width; ++i) x = (x << 8) | static_cast<std::uint8_t>(s->in[i]);
-        s->in.remove_prefix(s->width);
-        *v = x;
+      case kModeFixed:
+        return ReadFixed(&s->in, s->width, v);
+      default: {  // kModeHistory
+        std::uint64_t d = 0;
+        if (!GetVarint64(&s->in, &d)) return false;
+        if (d == 0) {
+          if (!ReadFixed(&s->in, s->width, v)) return false;
+        } else {
+          if (d > s->history.size()) return false;
+          *v = s->history[s->history.size() - static_cast<std::size_t>(d)];
+        }
+        s->history.push_back(*v);
         return true;
       }
     }
+  }
+
+  static bool NextLong(Column* col, std::size_t nbytes, std::string_view* bytes) {
+    std::uint64_t d = 0;
+    if (!GetVarint64(&col->longs, &d)) return false;
+    if (d == 0) {
+      if (!GetBytes(&col->longs, nbytes, bytes)) return false;
+    } else {
+      if (d > col->long_history.size()) return false;
+      *bytes = col->long_history[col->long_history.size() - static_cast<std::size_t>(d)];
+      if (bytes->size() != nbytes) return false;
+    }
+    col->long_history.push_back(*bytes);
+    return true;
   }
 };
 
 TemplateChunkDecoder::TemplateChunkDecoder() : rep_(std::make_unique<Rep>()) {}
 TemplateChunkDecoder::~TemplateChunkDecoder() = default;
 
+Status TemplateChunkDecoder::SetDictionary(std::string_view dictionary, std::size_t nnames) {
+  auto bad = [](std::string_view what) { return Status::Corruption("segment dictionary: " + std::string(what)); };
+  Rep& r = *rep_;
+  ++r.dictionary_epoch;
+  ++r.epoch;
+  r.shapes.clear();
+  r.nnames = 0;
+  if (nnames == 0 || nnames > kMaxNames) return bad("bad column names");
+  if (r.columns.size() < nnames) r.columns.resize(nnames);
+  std::string_view shapes;
+  std::uint64_t ncols = 0;
+  if (!GetLengthPrefixed(&dictionary, &shapes) || !GetVarint64(&dictionary, &ncols)) return bad("cut short");
+  while (!shapes.empty()) {
+    std::string_view s;
+    if (!GetLengthPrefixed(&shapes, &s)) return bad("record shapes cut short");
+    r.shapes.push_back(s);
+  }
+  if (ncols > nnames) return bad("too many columns");
+  for (std::uint64_t i = 0; i < ncols; ++i) {
+    std::uint64_t c = 0, n = 0;
+    std::string_view blob;
+    if (!GetVarint64(&dictionary, &c) || !GetVarint64(&dictionary, &n) || !GetLengthPrefixed(&dictionary, &blob)) {
+      return bad("columns cut short");
+    }
+    if (c >= nnames) return bad("unknown column");
+    if (n > blob.size()) return bad("impossible skeleton count");
+    Rep::Column& col = r.Get(static_cast<std::size_t>(c));
+    if (!col.distinct.empty()) return bad("column listed twice");
+    col.distinct.reserve(static_cast<std::size_t>(n));
+    for (std::uint64_t k = 0; k < n; ++k) {
+      std::string_view sk;
+      if (!GetLengthPrefixed(&blob, &sk)) return bad("skeletons cut short");
+      col.distinct.push_back(sk);
+    }
+    if (!blob.empty()) return bad("trailing skeleton bytes");
+  }
+  if (!dictionary.empty()) return bad("trailing bytes");
+  r.nnames = nnames;
+  return Status::Ok();
+}
+
 Status TemplateChunkDecoder::Decode(std::string_view body, std::span<const std::string_view> names,
                                     std::span<const SegmentRecordMeta> records, char* out, std::size_t out_size) {
   auto bad = [](std::string_view what) { return Status::Corruption("segment chunk: " + std::string(what)); };
   Rep& r = *rep_;
-  if (names.empty() || names.size() > kMaxNames) return bad("bad column names");
-  if (r.columns.size() < names.size()) r.columns.resize(names.size());
+  if (r.nnames == 0 || names.size() != r.nnames) return bad("no dictionary for these column names");
   ++r.epoch;
-  std::uint64_t nlines = 0, nparts = 0;
-  std::string_view ops;
-  if (!GetVarint64(&body, &nlines) || !GetLengthPrefixed(&body, &ops) || !GetVarint64(&body, &nparts)) {
-    return bad("header cut short");
-  }
-  if (nlines > out_size + 1 || nparts > body.size()) return bad("impossible counts");
+  std::string_view shape_refs;
+  std::uint64_t nparts = 0;
+  if (!GetLengthPrefixed(&body, &shape_refs) || !GetVarint64(&body, &nparts)) return bad("header cut short");
+  if (nparts > body.size()) return bad("impossible part count");
   for (std::uint64_t i = 0; i < nparts; ++i) {
     std::uint64_t c = 0, type = 0;
     std::string_view bytes;
@@ -487,18 +825,18 @@ Status TemplateChunkDecoder::Decode(std::string_view body, std::span<const std::
     }
     if (c >= names.size()) return bad("part names an unknown column");
     Rep::Column& col = r.Get(static_cast<std::size_t>(c));
-    if (type == kPartSkeleton) {
-      col.skeleton = bytes;
+    if (type == kPartRefs) {
+      col.refs = bytes;
     } else if (type == kPartLong) {
-      col.longhex = bytes;
+      col.longs = bytes;
     } else if (type - kPartSlotBase < kSlots) {
       Rep::Slot& s = col.slots[static_cast<std::size_t>(type - kPartSlotBase)];
       if (bytes.empty()) return bad("empty slot");
       s.mode = static_cast<std::uint8_t>(bytes[0]);
       bytes.remove_prefix(1);
       if (s.mode >= kModeCount) return bad("unknown slot mode");
-      if (s.mode == kModeFixed) {
-        if (bytes.empty()) return bad("fixed slot without width");
+      if (s.mode == kModeFixed || s.mode == kModeHistory) {
+        if (bytes.empty()) return bad("slot without width");
         s.width = static_cast<std::uint8_t>(bytes[0]);
         bytes.remove_prefix(1);
         if (s.width < 1 || s.width > 8) return bad("bad slot width");
@@ -512,129 +850,143 @@ Status TemplateChunkDecoder::Decode(std::string_view body, std::span<const std::
 
   char* o = out;
   char* const oend = out + out_size;
-  std::size_t rec = 0;
-  std::size_t rec_end = records.empty() ? 0 : records[0].size;
   char time[kTimeLen];
-  std::size_t time_rec = static_cast<std::size_t>(-1);
-  bool time_ok = false;
   char digits[24];
-  for (std::uint64_t li = 0; li < nlines; ++li) {
-    auto pos = static_cast<std::size_t>(o - out);
-    while (pos >= rec_end && rec + 1 < records.size()) rec_end += records[++rec].size;
-    std::uint64_t op = 0;
-    if (!GetVarint64(&ops, &op)) return bad("line stream cut short");
-    std::uint64_t c = op / 3;
-    std::uint64_t ending = op % 3;
-    if (c >= names.size()) return bad("line names an unknown column");
-    if (ending == kNone && li + 1 != nlines) return bad("unterminated line before the end");
-    std::string_view key = names[static_cast<std::size_t>(c)];
-    if (static_cast<std::size_t>(oend - o) < key.size()) return bad("text longer than recorded");
-    std::memcpy(o, key.data(), key.size());
-    o += key.size();
-    Rep::Column& col = r.Get(static_cast<std::size_t>(c));
-    std::string_view& sk = col.skeleton;
-    std::size_t slot = 0;
-    for (;;) {
-      if (sk.empty()) return bad("skeleton ran out");
-      auto b = static_cast<std::uint8_t>(sk[0]);
-      if (b == '\n') {
-        sk.remove_prefix(1);
-        break;
+  bool ended = false;  // an unterminated line was written: nothing may follow
+  for (const SegmentRecordMeta& rec : records) {
+    std::uint64_t shape_id = 0;
+    if (!GetVarint64(&shape_refs, &shape_id) || shape_id >= r.shapes.size()) return bad("bad record shape");
+    std::string_view ops = r.shapes[static_cast<std::size_t>(shape_id)];
+    bool time_done = false;
+    bool time_ok = false;
+    while (!ops.empty()) {
+      std::uint64_t op = 0;
+      if (!GetVarint64(&ops, &op)) return bad("record shape cut short");
+      std::uint64_t c = op / 3;
+      std::uint64_t ending = op % 3;
+      if (c >= names.size()) return bad("line names an unknown column");
+      if (ended) return bad("unterminated line before the end");
+      std::string_view key = names[static_cast<std::size_t>(c)];
+      if (static_cast<std::size_t>(oend - o) < key.size()) return bad("text longer than recorded");
+      std::memcpy(o, key.data(), key.size());
+      o += key.size();
+      Rep::Column& col = r.Get(static_cast<std::size_t>(c));
+      Rep::Column& vars = r.Get(0);
+      std::uint64_t ref = 0;
+      if (!GetVarint64(&col.refs, &ref)) return bad("line references ran out");
+      const std::size_t value_offset = static_cast<std::size_t>(o - out);
+      std::string_view sk;
+      if ((ref & 1) != 0) {
+        std::uint64_t d = ref >> 1;
+        if (d == 0 || d > col.lines.size()) return bad("bad repeated line reference");
+        auto [offset, size] = col.lines[col.lines.size() - static_cast<std::size_t>(d)];
+        if (static_cast<std::size_t>(oend - o) < size) return bad("text longer than recorded");
+        std::memcpy(o, out + offset, size);
+        o += size;
+      } else {
+        if ((ref >> 1) >= col.distinct.size()) return bad("bad skeleton reference");
+        sk = col.distinct[static_cast<std::size_t>(ref >> 1)];
       }
-      if (b >= 8) {
-        std::size_t n = 1;
-        while (n < sk.size() && static_cast<std::uint8_t>(sk[n]) >= 8 && sk[n] != '\n') ++n;
-        if (static_cast<std::size_t>(oend - o) < n) return bad("text longer than recorded");
-        std::memcpy(o, sk.data(), n);
-        o += n;
-        sk.remove_prefix(n);
-        continue;
-      }
-      sk.remove_prefix(1);
-      switch (b) {
-        case kEscape: {
-          if (sk.empty()) return bad("escape cut short");
-          if (o == oend) return bad("text longer than recorded");
-          *o++ = sk[0];
-          sk.remove_prefix(1);
-          break;
-        }
-        case kDec:
-        case kDecWide:
-        case kHexLower:
-        case kHexUpper: {
-          std::size_t width = 0;
-          if (b != kDec) {
-            if (sk.empty()) return bad("placeholder cut short");
-            width = static_cast<std::uint8_t>(sk[0]);
-            sk.remove_prefix(1);
-          }
-          std::uint64_t v = 0;
-          if (!Rep::NextValue(&col.slots[slot], &v)) return bad("slot ran out of values");
-          if (slot + 1 < kSlots) ++slot;
-          std::size_t n = 0;
-          if (b == kDec || b == kDecWide) {
-            if (b == kDecWide && (width < 1 || width > kMaxDecLen)) return bad("bad decimal width");
-            do {
-              digits[sizeof(digits) - 1 - n++] = static_cast<char>('0' + v % 10);
-              v /= 10;
-            } while (v != 0);
-            if (b == kDecWide) {
-              if (n > width) return bad("decimal wider than its width");
-              while (n < width) digits[sizeof(digits) - 1 - n++] = '0';
-            }
-          } else {
-            if (width < 1 || width > kMaxHexLen) return bad("bad hex length");
-            if (width < kMaxHexLen && (v >> (4 * width)) != 0) return bad("hex value longer than its length");
-            const char* alphabet = b == kHexUpper ? "0123456789ABCDEF" : "0123456789abcdef";
-            for (std::size_t i = 0; i < width; ++i) {
-              digits[sizeof(digits) - 1 - i] = alphabet[v & 15];
-              v >>= 4;
-            }
-            n = width;
-          }
+      const char* const skeleton_begin = sk.data();
+      while (!sk.empty()) {
+        auto b = static_cast<std::uint8_t>(sk[0]);
+        if (b >= 8) {
+          std::size_t n = 1;
+          while (n < sk.size() && static_cast<std::uint8_t>(sk[n]) >= 8) ++n;
           if (static_cast<std::size_t>(oend - o) < n) return bad("text longer than recorded");
-          std::memcpy(o, digits + sizeof(digits) - n, n);
+          std::memcpy(o, sk.data(), n);
           o += n;
-          break;
+          sk.remove_prefix(n);
+          continue;
         }
-        case kLongLower:
-        case kLongUpper: {
-          std::uint64_t len = 0;
-          if (!GetVarint64(&sk, &len)) return bad("long hex length cut short");
-          std::uint64_t nbytes = (len + 1) / 2;
-          if (len > out_size || col.longhex.size() < nbytes) return bad("long hex stream ran out");
-          if (static_cast<std::uint64_t>(oend - o) < len) return bad("text longer than recorded");
-          const char* alphabet = b == kLongUpper ? "0123456789ABCDEF" : "0123456789abcdef";
-          const auto* src = reinterpret_cast<const std::uint8_t*>(col.longhex.data());
-          for (std::uint64_t i = 0; i < len; ++i) {
-            std::uint8_t byte = src[i / 2];
-            *o++ = alphabet[(i & 1) == 0 ? byte >> 4 : byte & 15];
+        const char* here = sk.data();
+        sk.remove_prefix(1);
+        switch (b) {
+          case kEscape: {
+            if (sk.empty()) return bad("escape cut short");
+            if (o == oend) return bad("text longer than recorded");
+            *o++ = sk[0];
+            sk.remove_prefix(1);
+            break;
           }
-          col.longhex.remove_prefix(static_cast<std::size_t>(nbytes));
-          break;
-        }
-        default: {  // kTime
-          if (records.empty()) return bad("time placeholder without a record");
-          if (time_rec != rec) {
-            time_rec = rec;
-            time_ok = FormatTraceTime(records[rec].time, time);
+          case kDec:
+          case kDecWide:
+          case kHexLower:
+          case kHexUpper: {
+            std::size_t width = 0;
+            if (b != kDec) {
+              if (sk.empty()) return bad("placeholder cut short");
+              width = static_cast<std::uint8_t>(sk[0]);
+              sk.remove_prefix(1);
+            }
+            std::uint64_t v = 0;
+            if (!Rep::NextValue(&col.slots[SlotOf(skeleton_begin, here, b)], &v)) return bad("slot ran out of values");
+            std::size_t n = 0;
+            if (b == kDec || b == kDecWide) {
+              if (b == kDecWide && (width < 1 || width > kMaxDecLen)) return bad("bad decimal width");
+              do {
+                digits[sizeof(digits) - 1 - n++] = static_cast<char>('0' + v % 10);
+                v /= 10;
+              } while (v != 0);
+              if (b == kDecWide) {
+                if (n > width) return bad("decimal wider than its width");
+                while (n < width) digits[sizeof(digits) - 1 - n++] = '0';
+              }
+            } else {
+              if (width < 1 || width > kMaxHexLen) return bad("bad hex length");
+              if (width < kMaxHexLen && (v >> (4 * width)) != 0) return bad("hex value longer than its length");
+              const char* alphabet = b == kHexUpper ? "0123456789ABCDEF" : "0123456789abcdef";
+              for (std::size_t i = 0; i < width; ++i) {
+                digits[sizeof(digits) - 1 - i] = alphabet[v & 15];
+                v >>= 4;
+              }
+              n = width;
+            }
+            if (static_cast<std::size_t>(oend - o) < n) return bad("text longer than recorded");
+            std::memcpy(o, digits + sizeof(digits) - n, n);
+            o += n;
+            break;
           }
-          if (!time_ok) return bad("record time out of range");
-          if (static_cast<std::size_t>(oend - o) < kTimeLen) return bad("text longer than recorded");
-          std::memcpy(o, time, kTimeLen);
-          o += kTimeLen;
-          break;
+          case kLongLower:
+          case kLongUpper: {
+            std::uint64_t len = 0;
+            if (!GetVarint64(&sk, &len)) return bad("long hex length cut short");
+            if (static_cast<std::uint64_t>(oend - o) < len) return bad("text longer than recorded");
+            std::string_view bytes;
+            if (!Rep::NextLong(&vars, static_cast<std::size_t>((len + 1) / 2), &bytes)) {
+              return bad("long hex stream ran out");
+            }
+            const char* alphabet = b == kLongUpper ? "0123456789ABCDEF" : "0123456789abcdef";
+            const auto* src = reinterpret_cast<const std::uint8_t*>(bytes.data());
+            for (std::uint64_t i = 0; i < len; ++i) {
+              std::uint8_t byte = src[i / 2];
+              *o++ = alphabet[(i & 1) == 0 ? byte >> 4 : byte & 15];
+            }
+            break;
+          }
+          default: {  // kTime
+            if (!time_done) {
+              time_done = true;
+              time_ok = FormatTraceTime(rec.time, time);
+            }
+            if (!time_ok) return bad("record time out of range");
+            if (static_cast<std::size_t>(oend - o) < kTimeLen) return bad("text longer than recorded");
+            std::memcpy(o, time, kTimeLen);
+            o += kTimeLen;
+            break;
+          }
         }
       }
+      col.lines.emplace_back(value_offset, static_cast<std::size_t>(o - out) - value_offset);
+      std::size_t end_len = ending == kLf ? 1 : ending == kCrLf ? 2 : 0;
+      if (static_cast<std::size_t>(oend - o) < end_len) return bad("text longer than recorded");
+      if (ending == kCrLf) *o++ = '\r';
+      if (ending != kNone) *o++ = '\n';
+      ended = ending == kNone;
     }
-    std::size_t end_len = ending == kLf ? 1 : ending == kCrLf ? 2 : 0;
-    if (static_cast<std::size_t>(oend - o) < end_len) return bad("text longer than recorded");
-    if (ending == kCrLf) *o++ = '\r';
-    if (ending != kNone) *o++ = '\n';
   }
   if (o != oend) return bad("text shorter than recorded");
-  if (!ops.empty()) return bad("trailing line stream bytes");
+  if (!shape_refs.empty()) return bad("trailing record shapes");
   return Status::Ok();
 }
 

@@ -48,11 +48,17 @@ class TemplateChunkEncoder {
   TemplateChunkEncoder(const TemplateChunkEncoder&) = delete;
   TemplateChunkEncoder& operator=(const TemplateChunkEncoder&) = delete;
 
+  // Starts a segment: forgets the skeletons and record shapes seen so far.
+  void BeginSegment();
   // Appends the body of one chunk (uncompressed) to *body: the text of
-  // `records` (whose sizes sum to text.size()), columns interned in *names.
+  // `records` (whose sizes sum to text.size()), columns interned in *names,
+  // skeletons and record shapes added to the segment's dictionary.
   // *line_feeds receives the number of '\n' in text.
   void Encode(std::string_view text, std::span<const SegmentRecordMeta> records, TemplateNames* names,
               std::string* body, std::uint64_t* line_feeds);
+  // Appends the segment's dictionary (record shapes and skeletons of every
+  // chunk since BeginSegment) to *dictionary (uncompressed).
+  void FinishSegment(std::string* dictionary);
 
  private:
   struct Rep;
@@ -67,6 +73,10 @@ class TemplateChunkDecoder {
   TemplateChunkDecoder(const TemplateChunkDecoder&) = delete;
   TemplateChunkDecoder& operator=(const TemplateChunkDecoder&) = delete;
 
+  // Loads a segment's dictionary (TemplateChunkEncoder::FinishSegment) for
+  // the chunks decoded next; `dictionary` must outlive them. `nnames` is the
+  // segment's number of column keys. Corruption when it is inconsistent.
+  Status SetDictionary(std::string_view dictionary, std::size_t nnames);
   // Writes the text of a chunk made by TemplateChunkEncoder::Encode into
   // [out, out + out_size), which must be exactly the chunk's text size.
   // `names` are the segment's column keys, `records` the chunk's records.

@@ -286,6 +286,7 @@ std::string EncodeTemplates(const SegmentData& data, int level, std::size_t chun
   thread_local std::string body;
   thread_local std::string frames;
   names.Reset();
+  encoder.BeginSegment();
   frames.clear();
   std::string dir;
   std::uint64_t nchunks = 0;
@@ -317,10 +318,11 @@ std::string EncodeTemplates(const SegmentData& data, int level, std::size_t chun
   body.clear();
   PutHeaderTable(data, &body);
   names.Serialize(&body);
+  encoder.FinishSegment(&body);
   std::string rest;
   PutVarint64(&rest, body.size());
   std::string meta_frame;
-  CompressAppend(body, level, &meta_frame);
+  CompressAppend(body, std::max(level, 7), &meta_frame);
   PutLengthPrefixed(&rest, meta_frame);
   PutVarint64(&rest, nchunks);
   rest.append(dir);
@@ -396,7 +398,7 @@ Status SegmentDecoder::Rep::ParseTemplates(std::string_view payload, SegmentData
     if (!GetLengthPrefixed(&in, &n)) return bad("column names cut short");
   }
   if (!names[0].empty()) return bad("column 0 has a name");
-  if (!in.empty()) return bad("trailing table bytes");
+  SIPDEX_RETURN_IF_ERROR(chunks.SetDictionary(in, names.size()));
   entries.resize(static_cast<std::size_t>(nchunks));
   std::uint64_t first = 0, offset = 0, feeds = 0;
   for (ChunkEntry& e : entries) {
