@@ -436,6 +436,9 @@ bool ParseDiagnosticValue(std::string_view value, Diagnostic* out) {
   std::int64_t code = ParseDecimal(value, std::numeric_limits<std::int32_t>::max(), &used);
   out->code = static_cast<std::int32_t>(code);
   out->subcode = -1;
+  // Reset what the loop below fills only when present: *out may be reused.
+  out->reason = {};
+  out->source = {};
   std::string_view rest = value.substr(used);
   if (code >= 0 && !rest.empty() && rest[0] == '.') {
     std::size_t sub_used = 0;
@@ -824,6 +827,8 @@ bool Contains(std::string_view s, std::string_view needle) { return s.find(needl
 
 }  // namespace
 
+void ParseRlmiResources(std::string_view body, Record* record) { ParseResources(body, record); }
+
 namespace {
 
 // Resets *r like Record::Clear(), keeping vector capacity, but without
@@ -882,7 +887,7 @@ void ParseRecord(std::string_view text, const FramedSpan& span, Record* r) {
   }
   if (!r->body.empty() &&
       (Contains(r->content_type, "rlmi") || Contains(r->body, "urn:ietf:params:xml:ns:rlmi"))) {
-    ParseResources(r->body, r);
+    ParseRlmiResources(r->body, r);
   }
 }
 

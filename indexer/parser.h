@@ -59,9 +59,21 @@ std::string_view ServerName(std::string_view file_name, const Record& record);
 
 // Parses one ms-diagnostics value ("2157;reason=\"...\";source=\"...\"") into
 // *out (views into `value`). Returns false when the value has no leading
-// code (out->code is then -1). Exposed for tests and for the query engine's
-// fact table.
+// code (out->code is then -1). Every field but out->variant is set (reason
+// and source "" when absent), so one Diagnostic may be reused. Exposed for
+// tests and for the query engine's fact table.
 bool ParseDiagnosticValue(std::string_view value, Diagnostic* out);
+
+// Appends to record->resources one ResourceInstance per rlmi `<instance>`
+// element of `body` (a whole body, multipart or not), with the uri of its
+// enclosing `<resource uri=...>`: state, reason, statusCode and msDiagCode
+// (-1 when absent or not a number). `<resource/>` elements without an
+// instance (the members of a batch subscribe) add nothing. Sets
+// kMalformedBody in record->malformed when the XML is cut inside a tag.
+// Views point into `body`. ParseRecord calls it for bodies whose
+// Content-Type or text mentions rlmi; exposed for tests and fuzzing.
+// REQUIRES: record != nullptr.
+void ParseRlmiResources(std::string_view body, Record* record);
 
 // Parses a From/To value ("\"Bob\" <sip:bob@contoso.com:5061;transport=tls>;tag=1;epid=2")
 // into *out (views into `value`). Always succeeds; missing parts are "".
