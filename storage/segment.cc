@@ -52,16 +52,17 @@ struct ZstdDCtxDeleter {
 // Appends one zstd frame of `in` to *out.
 void CompressAppend(std::string_view in, int level, std::string* out) {
   thread_local std::unique_ptr<ZSTD_CCtx, ZstdCCtxDeleter> cctx(ZSTD_createCCtx());
+  thread_local std::string scratch;  // grows only, so reuse costs no memset
   ZSTD_CCtx_reset(cctx.get(), ZSTD_reset_session_and_parameters);
   ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, level);
   int window = 20;
   while (window < 25 && (std::size_t{1} << window) < in.size()) ++window;
   ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_windowLog, window);
-  std::size_t old = out->size();
-  out->resize(old + ZSTD_compressBound(in.size()));
-  std::size_t n = ZSTD_compress2(cctx.get(), out->data() + old, out->size() - old, in.data(), in.size());
+  std::size_t bound = ZSTD_compressBound(in.size());
+  if (scratch.size() < bound) scratch.resize(bound);
+  std::size_t n = ZSTD_compress2(cctx.get(), scratch.data(), bound, in.data(), in.size());
   // Compression into a buffer of ZSTD_compressBound bytes cannot fail.
-  out->resize(old + (ZSTD_isError(n) ? 0 : n));
+  if (!ZSTD_isError(n)) out->append(scratch.data(), n);
 }
 
 std::string Compress(std::string_view in, int level) {
@@ -319,20 +320,23 @@ std::string EncodeTemplates(const SegmentData& data, int level, std::size_t chun
   PutHeaderTable(data, &body);
   names.Serialize(&body);
   encoder.FinishSegment(&body);
-  std::string rest;
-  PutVarint64(&rest, body.size());
-  std::string meta_frame;
-  CompressAppend(body, std::max(level, 7), &meta_frame);
-  PutLengthPrefixed(&rest, meta_frame);
-  PutVarint64(&rest, nchunks);
-  rest.append(dir);
-  rest.append(frames);
   std::string out;
-  out.reserve(rest.size() + 16);
+  out.reserve(frames.size() + dir.size() + body.size() / 4 + 64);
   out.append(kMagic);
   out.push_back(static_cast<char>(TextCodec::kTemplates));
-  PutFixed64BE(&out, Hash64(rest));
-  out.append(rest);
+  out.append(8, '\0');  // the checksum, set below
+  PutVarint64(&out, body.size());
+  std::string meta_frame;
+  // The dictionary is small next to the chunks and used by every read: it
+  // gets a higher level.
+  CompressAppend(body, std::max(level, 7), &meta_frame);
+  PutLengthPrefixed(&out, meta_frame);
+  PutVarint64(&out, nchunks);
+  out.append(dir);
+  out.append(frames);
+  std::string sum;
+  PutFixed64BE(&sum, Hash64(std::string_view(out).substr(kMagic.size() + 9)));
+  out.replace(kMagic.size() + 1, 8, sum);
   return out;
 }
 

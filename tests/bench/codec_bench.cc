@@ -66,7 +66,7 @@ bool SameData(const storage::SegmentData& a, const storage::SegmentData& b) {
 
 void RunSegment(const storage::SegmentData& data, storage::TextCodec codec, int level, std::size_t chunk,
                 int points, std::mt19937* rng, storage::SegmentDecoder* decoder, storage::SegmentData* out,
-                Totals* t) {
+                storage::SegmentData* part, Totals* t) {
   double c0 = ThreadCpuSeconds();
   std::string payload = storage::EncodeSegment(data, codec, level, chunk);
   double c1 = ThreadCpuSeconds();
@@ -89,11 +89,11 @@ void RunSegment(const storage::SegmentData& data, storage::TextCodec codec, int 
   for (int k = 0; k < points; ++k) {
     auto i = static_cast<std::uint32_t>((*rng)() % data.records.size());
     double p0 = ThreadCpuSeconds();
-    s = decoder->DecodeRecords(payload, i, 1, out);
+    s = decoder->DecodeRecords(payload, i, 1, part);
     double p1 = ThreadCpuSeconds();
     t->point_ms.push_back((p1 - p0) * 1e3);
-    if (!s.ok() || out->text != std::string_view(data.text).substr(offsets[i], data.records[i].size) ||
-        out->start_offset != data.start_offset + offsets[i]) {
+    if (!s.ok() || part->text != std::string_view(data.text).substr(offsets[i], data.records[i].size) ||
+        part->start_offset != data.start_offset + offsets[i]) {
       ++t->mismatches;
       std::fprintf(stderr, "point read %u differs: %s\n", i, s.ToString().c_str());
     }
@@ -147,6 +147,7 @@ int main(int argc, char** argv) {
   std::mt19937 rng(1);
   storage::SegmentDecoder decoder;
   storage::SegmentData out;
+  storage::SegmentData part;
   std::string content;
   Record record;
   for (const sipdex::LogicalFile& f : *files) {
@@ -186,7 +187,7 @@ int main(int argc, char** argv) {
         data.records.push_back(m);
         data.text.append(r.text);
       });
-      RunSegment(data, static_cast<storage::TextCodec>(codec), level, chunk, points, &rng, &decoder, &out, &t);
+      RunSegment(data, static_cast<storage::TextCodec>(codec), level, chunk, points, &rng, &decoder, &out, &part, &t);
     }
   }
   std::sort(t.point_ms.begin(), t.point_ms.end());
