@@ -16,8 +16,9 @@ std::string Quote(std::string_view s) {
 }  // namespace
 
 std::string FieldRef::ToString() const {
-  if (!IsHeader()) return name;
-  return header_quoted ? "header." + Quote(header) : "header." + header;
+  std::string prefix = step > 0 ? std::to_string(step) + "." : std::string();
+  if (!IsHeader()) return prefix + name;
+  return prefix + (header_quoted ? "header." + Quote(header) : "header." + header);
 }
 
 std::string Value::ToString() const {
@@ -142,8 +143,21 @@ std::string Stage::ToString() const {
   return "?";
 }
 
+std::string SequenceStepNode::ToString() const {
+  return (absent ? "![" : "[") + (expr ? expr->ToString() : std::string()) + "]";
+}
+
+std::string Sequence::ToString() const {
+  std::string out = "sequence by ";
+  for (std::size_t i = 0; i < keys.size(); ++i) out += (i > 0 ? ", " : "") + keys[i].ToString();
+  if (has_within) out += " within " + within.ToString();
+  for (const SequenceStepNode& s : steps) out += " " + s.ToString();
+  if (has_until) out += " until " + until.ToString();
+  return out;
+}
+
 std::string Query::ToString() const {
-  std::string out = where ? where->ToString() : std::string();
+  std::string out = where ? where->ToString() : sequence ? sequence->ToString() : std::string();
   for (const Stage& s : stages) out += " | " + s.ToString();
   return out;
 }

@@ -30,7 +30,8 @@ struct FieldRef {
   std::string header;          // for header.NAME: NAME as typed (quotes removed); empty otherwise
   bool header_quoted = false;  // header."NAME" form
   bool header_form = false;    // typed as header.NAME (a plain `header` is not)
-  SourceSpan span;
+  int step = 0;                // N of a sequence step field `N.field` (1-based); 0 otherwise
+  SourceSpan span;             // the whole reference, `N.` included
 
   bool IsHeader() const { return header_form; }
   std::string ToString() const;
@@ -102,11 +103,35 @@ struct Stage {
   std::string ToString() const;
 };
 
-// A whole query: `search | stage | stage ...`. (A `sequence` search is a later
-// addition: it will become a second alternative beside `where`.)
+// One step of a sequence: `[expr]` (an event that must occur) or `![expr]`
+// (an event that must not occur in the window).
+struct SequenceStepNode {
+  bool absent = false;
+  std::unique_ptr<Expr> expr;
+  SourceSpan span;  // from '[' or '![' to ']'
+
+  std::string ToString() const;
+};
+
+// `sequence by K, ... [within D] step step ... [until step]`.
+struct Sequence {
+  SourceSpan span;
+  std::vector<FieldRef> keys;  // the `by` fields, in order
+  bool has_within = false;
+  Value within;  // the duration as typed
+  std::vector<SequenceStepNode> steps;
+  bool has_until = false;
+  SequenceStepNode until;
+
+  std::string ToString() const;
+};
+
+// A whole query: `search | stage | stage ...`, where the search is either an
+// expression (`where`) or a sequence (`sequence`); exactly one is set.
 struct Query {
-  std::string text;             // the query as typed (positions point into it)
-  std::unique_ptr<Expr> where;  // the search expression
+  std::string text;                    // the query as typed (positions point into it)
+  std::unique_ptr<Expr> where;         // the search expression
+  std::unique_ptr<Sequence> sequence;  // or the sequence
   std::vector<Stage> stages;
 
   std::string ToString() const;

@@ -86,7 +86,11 @@ class Binder {
 
   Result<BoundQuery> Run(QueryError* error) {
     BoundQuery out;
-    out.where = BindExpr(*query_.where, out);
+    if (query_.sequence) {
+      BindSequence(*query_.sequence, out);
+    } else {
+      out.where = BindExpr(*query_.where, out);
+    }
     if (error_.message.empty()) BindStages(out);
     if (!error_.message.empty()) {
       QueryError e{error_.message, error_.offset};
@@ -107,6 +111,11 @@ class Binder {
   std::optional<BoundField> ResolveRecordField(const FieldRef& ref, bool allow_buckets) {
     BoundField f;
     f.span = ref.span;
+    if (ref.step > 0) {
+      Fail("'" + ref.ToString() + "' names a field of a sequence step; only the stages after a sequence can read it",
+           ref.span);
+      return std::nullopt;
+    }
     if (ref.IsHeader()) {
       if (ref.header.empty()) {
         Fail("expected a header name after 'header.'", ref.span);
@@ -149,7 +158,7 @@ class Binder {
     const FieldInfo* info = FindField(name);
     if (info == nullptr) {
       std::string msg = "unknown field '" + ref.name + "'";
-      std::string near = NearestFieldName(ref.name);
+      std::string near = sequence_names_ ? NearestSequenceFieldName(ref.name) : NearestFieldName(ref.name);
       if (!near.empty()) msg += ", did you mean '" + near + "'?";
       Fail(msg, ref.span);
       return std::nullopt;
@@ -385,9 +394,154 @@ class Binder {
     return nullptr;
   }
 
+  // The first response.* / `response` comparison under `e`, or null.
+  static const BoundExpr* FindResponse(const BoundExpr& e) {
+    if (e.kind == BoundExpr::Kind::kCompare) return e.UsesResponse() ? &e : nullptr;
+    for (const auto& c : e.children) {
+      if (const BoundExpr* r = FindResponse(*c)) return r;
+    }
+    return nullptr;
+  }
+
+  // sub.subscriber, sub.target, or a record field (not response.*, not a bucket).
+  std::optional<BoundField> ResolveSequenceField(const FieldRef& ref, bool allow_buckets) {
+    if (!ref.IsHeader() && (ref.name == "sub.subscriber" || ref.name == "sub.target")) {
+      BoundField f;
+      f.source = FieldSource::kRecord;
+      f.role = ref.name == "sub.subscriber" ? BoundField::Role::kSubscriber : BoundField::Role::kTarget;
+      f.type = FieldType::kUri;
+      f.per_resource = f.role == BoundField::Role::kTarget;
+      f.name = ref.name;
+      f.span = ref.span;
+      return f;
+    }
+    sequence_names_ = true;
+    std::optional<BoundField> f = ResolveRecordField(ref, allow_buckets);
+    sequence_names_ = false;
+    if (f && (f->source == FieldSource::kResponse || f->source == FieldSource::kResponseExists)) {
+      Fail("response fields are not available in a sequence; add a step for the response", ref.span);
+      return std::nullopt;
+    }
+    return f;
+  }
+
+  BoundSequenceStep BindStep(const SequenceStepNode& node, BoundQuery& q) {
+    BoundSequenceStep out;
+    out.absent = node.absent;
+    out.span = node.span;
+    if (failed()) return out;
+    out.expr = BindExpr(*node.expr, q);
+    if (!out.expr) return out;
+    if (const BoundExpr* r = FindResponse(*out.expr)) {
+      Fail("response fields are not available in a sequence; add a step for the response", r->field.span);
+      return out;
+    }
+    out.per_resource = out.expr->UsesResources();
+    for (const BoundField& k : q.sequence->keys) out.per_resource = out.per_resource || k.per_resource;
+    return out;
+  }
+
+  void BindSequence(const Sequence& seq, BoundQuery& q) {
+    q.sequence = std::make_unique<BoundSequence>();
+    BoundSequence& b = *q.sequence;
+    for (const FieldRef& ref : seq.keys) {
+      std::optional<BoundField> f = ResolveSequenceField(ref, /*allow_buckets=*/false);
+      if (!f) return;
+      b.keys.push_back(std::move(*f));
+    }
+    if (seq.has_within) {
+      std::optional<DurationMs> d = ParseDuration(seq.within.text);
+      if (!d || *d <= 0) {
+        Fail("expected a duration (250ms, 32s, 5m, 2h, 7d), got " + Quoted(seq.within.text), seq.within.span);
+        return;
+      }
+      b.within = *d;
+    }
+    if (seq.steps.empty()) {
+      Fail("a sequence needs at least one step: [condition]", SourceSpan{seq.span.offset + seq.span.length, 0});
+      return;
+    }
+    if (seq.steps.size() > kMaxSequenceSteps) {
+      Fail("a sequence has at most " + std::to_string(kMaxSequenceSteps) + " steps", seq.steps[kMaxSequenceSteps].span);
+      return;
+    }
+    if (seq.steps.front().absent) {
+      Fail("the first step must be an event that occurs: [condition], not ![condition]", seq.steps.front().span);
+      return;
+    }
+    for (const SequenceStepNode& node : seq.steps) {
+      if (node.absent && !seq.has_within) {
+        Fail("an absence step ![...] needs 'within': the window in which its event must not occur", node.span);
+        return;
+      }
+    }
+    for (const SequenceStepNode& node : seq.steps) {
+      b.steps.push_back(BindStep(node, q));
+      if (failed()) return;
+    }
+    if (seq.has_until) {
+      b.has_until = true;
+      b.until = BindStep(seq.until, q);
+    }
+  }
+
+  // A stage field of a sequence query while rows are matches: `N.field` (a
+  // field of step N's event), a key (`call_id`, `sub.target`), or a time bucket
+  // (of step 1's event).
+  std::optional<BoundField> ResolveMatchField(const FieldRef& ref, bool allow_buckets) {
+    const BoundSequence& seq = *current_sequence_;
+    if (ref.step > 0) {
+      std::size_t n = static_cast<std::size_t>(ref.step);
+      if (n > seq.steps.size()) {
+        Fail("'" + ref.ToString() + "': the sequence has " + std::to_string(seq.steps.size()) +
+                 (seq.steps.size() == 1 ? " step" : " steps"),
+             ref.span);
+        return std::nullopt;
+      }
+      if (seq.steps[n - 1].absent) {
+        Fail("'" + ref.ToString() + "': step " + std::to_string(n) + " is an absence step ![...] and has no event",
+             ref.span);
+        return std::nullopt;
+      }
+      FieldRef inner = ref;
+      inner.step = 0;
+      std::optional<BoundField> f = ResolveSequenceField(inner, allow_buckets);
+      if (!f) return std::nullopt;
+      f->step = static_cast<int>(n - 1);
+      f->name = std::to_string(n) + "." + f->name;
+      f->span = ref.span;
+      return f;
+    }
+    std::string name = ref.ToString();
+    for (std::size_t i = 0; i < seq.keys.size(); ++i) {
+      if (EqualsIgnoreCase(seq.keys[i].name, name)) {
+        BoundField f = seq.keys[i];
+        f.key = static_cast<int>(i);
+        f.span = ref.span;
+        return f;
+      }
+    }
+    if (allow_buckets && !ref.IsHeader()) {
+      for (std::string_view b : {"minute", "hour", "day", "week"}) {
+        if (ref.name == b) {
+          std::optional<BoundField> f = ResolveRecordField(ref, true);
+          if (f) f->step = 0;
+          return f;
+        }
+      }
+    }
+    std::string keys;
+    for (const BoundField& k : seq.keys) keys += (keys.empty() ? "" : ", ") + k.name;
+    Fail("'" + name + "' is not a column of a sequence's matches; name a step's field as N.field (1." + name +
+             ") or a key (" + keys + ")",
+         ref.span);
+    return std::nullopt;
+  }
+
   // Resolves a stage field against the incoming columns (or record fields).
   std::optional<BoundField> ResolveStageField(const FieldRef& ref, const std::vector<std::string>* columns,
                                               bool allow_buckets) {
+    if (columns == nullptr && current_sequence_ != nullptr) return ResolveMatchField(ref, allow_buckets);
     if (columns == nullptr) return ResolveRecordField(ref, allow_buckets);
     std::string name = ref.ToString();
     for (std::size_t i = 0; i < columns->size(); ++i) {
@@ -409,6 +563,7 @@ class Binder {
 
   void BindStages(BoundQuery& q) {
     q.per_resource = q.where && q.where->UsesResources();
+    current_sequence_ = q.sequence.get();
     std::optional<std::vector<std::string>> columns;  // nullopt: rows are records
     for (const Stage& s : query_.stages) {
       BoundStage b;
@@ -424,13 +579,13 @@ class Binder {
           Fail("response needs a field here (response.status, response.diag, ...)", ref.span);
           return;
         }
-        if (cols == nullptr && f->per_resource) q.per_resource = true;
+        if (cols == nullptr && f->per_resource && !q.sequence) q.per_resource = true;
         b.fields.push_back(std::move(*f));
       }
       if (s.has_distinct) {
         std::optional<BoundField> f = ResolveStageField(s.distinct, cols, false);
         if (!f) return;
-        if (cols == nullptr && f->per_resource) q.per_resource = true;
+        if (cols == nullptr && f->per_resource && !q.sequence) q.per_resource = true;
         b.has_distinct = true;
         b.distinct = std::move(*f);
       }
@@ -468,6 +623,8 @@ class Binder {
   const Query& query_;
   const BindOptions& options_;
   BindError error_;
+  bool sequence_names_ = false;                      // unknown names also suggest sub.subscriber / sub.target
+  const BoundSequence* current_sequence_ = nullptr;  // while binding the stages of a sequence query
 };
 
 std::string FieldString(const BoundField& f) {
@@ -562,8 +719,21 @@ std::string BoundStage::ToString() const {
   return "?";
 }
 
+std::string BoundSequence::ToString() const {
+  std::string out = "sequence by ";
+  for (std::size_t i = 0; i < keys.size(); ++i) out += (i ? ", " : "") + keys[i].name;
+  if (within > 0) out += " within " + std::to_string(within) + "ms";
+  auto step = [](const BoundSequenceStep& s) {
+    return (s.absent ? "![" : "[") + (s.expr ? s.expr->ToString() : std::string()) + "]" +
+           (s.per_resource ? "/resource" : "");
+  };
+  for (const BoundSequenceStep& s : steps) out += " " + step(s);
+  if (has_until) out += " until " + step(until);
+  return out;
+}
+
 std::string BoundQuery::ToString() const {
-  std::string out = where ? where->ToString() : std::string();
+  std::string out = where ? where->ToString() : sequence ? sequence->ToString() : std::string();
   for (const BoundStage& s : stages) out += " | " + s.ToString();
   return out;
 }
@@ -616,7 +786,15 @@ BoundField CatalogueField(FieldId id) {
   return f;
 }
 
+std::string NearestSequenceFieldName(std::string_view name) {
+  return NearestName(name, {"sub.subscriber", "sub.target"});
+}
+
 std::string NearestFieldName(std::string_view name) {
+  return NearestName(name, {});
+}
+
+std::string NearestName(std::string_view name, std::initializer_list<std::string_view> extra) {
   std::string target = Lower(name);
   std::size_t best = 3;
   std::string best_name;
@@ -647,6 +825,7 @@ std::string NearestFieldName(std::string_view name) {
     if (!f.per_resource) consider("response." + std::string(f.name));
   }
   consider("response");
+  for (std::string_view e : extra) consider(e);
   return best_name;
 }
 

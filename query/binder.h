@@ -13,7 +13,9 @@
 //     to the next Monday, last D = (newest - D, newest] where newest is the
 //     newest record time in the index.
 
+#include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -56,6 +58,11 @@ struct BoundField {
   bool case_insensitive = false;  // values compare ignoring ASCII case (methods, hosts, states, ...)
   std::string name;               // canonical name, also the output column name ("from.uri", "header.Via")
   SourceSpan span;
+  // Sequence queries only (never seen by the evaluator):
+  int step = -1;  // the step (0-based index into BoundSequence::steps) of an `N.field`; -1 otherwise
+  // A subscription role (sub.subscriber / sub.target, see BoundSequence); kNone for catalogue fields.
+  enum class Role : std::uint8_t { kNone, kSubscriber, kTarget } role = Role::kNone;
+  int key = -1;  // the sequence key column this field names (by position); -1 otherwise
 };
 
 struct BoundValue {
@@ -99,8 +106,34 @@ struct BoundStage {
   std::string ToString() const;
 };
 
+// A bound `sequence` (query/sequence.h runs it). Keys are catalogue fields,
+// header.NAME, or the two subscription roles, which are computed per event:
+//   sub.subscriber  who subscribes: From of a SUBSCRIBE request or response,
+//                   To of a NOTIFY/BENOTIFY request or response;
+//   sub.target      whom it is about: the rlmi resource instance (resource.uri)
+//                   when the event is one, else To of a SUBSCRIBE request or
+//                   response, From of a NOTIFY/BENOTIFY.
+// A step is evaluated per rlmi instance when its condition or a key reads
+// resource.* or sub.target.
+struct BoundSequenceStep {
+  bool absent = false;
+  std::unique_ptr<BoundExpr> expr;
+  bool per_resource = false;
+  SourceSpan span;
+};
+
+struct BoundSequence {
+  std::vector<BoundField> keys;  // role != kNone for sub.subscriber / sub.target
+  DurationMs within = 0;         // 0: no window
+  std::vector<BoundSequenceStep> steps;
+  bool has_until = false;
+  BoundSequenceStep until;
+  std::string ToString() const;
+};
+
 struct BoundQuery {
   std::unique_ptr<BoundExpr> where;
+  std::unique_ptr<BoundSequence> sequence;  // set for sequence queries (then `where` is null)
   std::vector<BoundStage> stages;
   // Rows are resource instances rather than records: the search reads a
   // resource.* field, or a stage reads one while rows are still records.
@@ -134,6 +167,13 @@ BoundField CatalogueField(FieldId id);
 // The catalogue name nearest to `name` (Damerau-Levenshtein distance at most
 // 2 and less than the name's length), or "" when none is that close.
 std::string NearestFieldName(std::string_view name);
+// The same over the catalogue and `extra` names.
+std::string NearestName(std::string_view name, std::initializer_list<std::string_view> extra);
+// The same with the names only a sequence knows (sub.subscriber, sub.target).
+std::string NearestSequenceFieldName(std::string_view name);
+
+// The most steps a sequence may have.
+inline constexpr std::size_t kMaxSequenceSteps = 62;
 
 // "sip:Bob@Contoso.COM;transport=tls" -> "sip:Bob@contoso.com;transport=tls":
 // scheme and host lower case, user part kept; "bob@contoso.com" gets "sip:".

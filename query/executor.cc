@@ -8,6 +8,7 @@
 #include "query/binder.h"
 #include "query/evaluator.h"
 #include "query/planner.h"
+#include "query/sequence_exec.h"
 #include "query/stages.h"
 
 namespace sipdex::query {
@@ -659,6 +660,7 @@ std::vector<std::string> RecordColumns(OutputFormat format, bool per_resource) {
 
 Status RunQuery(const storage::IndexSnapshot& snapshot, std::string_view text, const QueryOptions& options,
                 std::ostream* out, QueryStats* stats) {
+  if (IsSequenceQuery(text)) return RunSequenceQuery(snapshot, text, options, out, stats);  // query/sequence_exec.h
   Execution e(snapshot, options, out);
   return e.Run(text, stats);
 }

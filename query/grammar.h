@@ -9,8 +9,8 @@
 // match once their prefix matched are wrapped in must<>; each such rule has a
 // message in `error_message` below. Actions live in parser.cc, not here.
 //
-// Adding `sequence` (issue 6): add a `sequence_search` rule and make
-// `search` = sor<sequence_search, expr>; `sequence` becomes a keyword.
+// `sequence` (issue 6): `search` = sor<sequence_search, expr>, so `sequence`
+// followed by white space is a keyword at the start of a query.
 
 #include <tao/pegtl.hpp>
 
@@ -48,6 +48,8 @@ struct kw_desc : pg::seq<TAO_PEGTL_ISTRING("desc"), keyword_end, ws> {};
 struct kw_asc : pg::seq<TAO_PEGTL_ISTRING("asc"), keyword_end, ws> {};
 struct kw_limit : pg::seq<TAO_PEGTL_ISTRING("limit"), keyword_end, ws> {};
 struct kw_flow : pg::seq<TAO_PEGTL_ISTRING("flow"), keyword_end, ws> {};
+struct kw_sequence : pg::seq<TAO_PEGTL_ISTRING("sequence"), keyword_end, ws> {};
+struct kw_within : pg::seq<TAO_PEGTL_ISTRING("within"), keyword_end, ws> {};
 
 // Punctuation, each followed by white space.
 struct open_paren : pg::seq<pg::one<'('>, ws> {};
@@ -93,13 +95,14 @@ struct number : pg::seq<pg::plus<pg::digit>, pg::not_at<bare_char>, ws> {};
 
 // One part of a dotted field name.
 struct name_part : pg::identifier {};
-// Words that can never be field names, so `a = 1 and and b = 2` and
-// `count distinct by day` point at the misplaced keyword.
+// Words that can never be field names, so `a = 1 and and b = 2`,
+// `count distinct by day` and `sequence by a, within 1h` point at the
+// misplaced keyword.
 struct reserved_word
-    : pg::seq<
-          pg::sor<TAO_PEGTL_ISTRING("and"), TAO_PEGTL_ISTRING("or"), TAO_PEGTL_ISTRING("not"), TAO_PEGTL_ISTRING("in"),
-                  TAO_PEGTL_ISTRING("exists"), TAO_PEGTL_ISTRING("contains"), TAO_PEGTL_ISTRING("by")>,
-          keyword_end> {};
+    : pg::seq<pg::sor<TAO_PEGTL_ISTRING("and"), TAO_PEGTL_ISTRING("or"), TAO_PEGTL_ISTRING("not"),
+                      TAO_PEGTL_ISTRING("in"), TAO_PEGTL_ISTRING("exists"), TAO_PEGTL_ISTRING("contains"),
+                      TAO_PEGTL_ISTRING("by"), TAO_PEGTL_ISTRING("within")>,
+              keyword_end> {};
 // A field name: status, from.uri, response.status, day.
 struct plain_field : pg::seq<pg::not_at<reserved_word>, name_part, pg::star<pg::one<'.'>, name_part>> {};
 // An unquoted header name: letters, digits, '-' and '_'.
@@ -108,8 +111,10 @@ struct header_token : pg::plus<pg::sor<pg::alnum, pg::one<'-', '_'>>> {};
 struct header_name : pg::sor<quoted_string, header_token> {};
 // header.NAME or header."NAME".
 struct header_field : pg::seq<TAO_PEGTL_ISTRING("header"), pg::one<'.'>, pg::must<header_name>> {};
+// A field of one step of a sequence's match: 1.time, 2.from.uri, 1.header.Via.
+struct step_field : pg::seq<pg::plus<pg::digit>, pg::one<'.'>, pg::sor<header_field, plain_field>> {};
 // Any field reference.
-struct field : pg::seq<pg::sor<header_field, plain_field>, ws> {};
+struct field : pg::seq<pg::sor<header_field, step_field, plain_field>, ws> {};
 
 // ---- expressions -----------------------------------------------------------
 
@@ -193,10 +198,43 @@ struct stage : pg::sor<count_stage, top_stage, distinct_stage, fields_stage, sor
 // | stage
 struct pipe_stage : pg::seq<pipe, pg::must<stage>> {};
 
+// ---- sequences -------------------------------------------------------------
+
+// `by` after `sequence`.
+struct sequence_by : kw_by {};
+// The join keys: FIELD, ...
+struct sequence_keys : pg::seq<pg::must<field>, pg::star<comma, pg::must<field>>> {};
+// `within DURATION`: the window of a sequence.
+struct within_clause : pg::seq<kw_within, pg::must<duration_value>> {};
+// '[' opening a step.
+struct open_step : pg::seq<pg::one<'['>, ws> {};
+// '![' opening an absence step.
+struct open_absent_step : pg::seq<pg::one<'!'>, pg::one<'['>, ws> {};
+// ']' closing a step.
+struct close_step : pg::seq<pg::one<']'>, ws> {};
+// [expr]: an event that must occur.
+struct present_step : pg::seq<open_step, pg::must<expr>, pg::must<close_step>> {};
+// ![expr]: an event that must not occur within the window.
+struct absent_step : pg::seq<open_absent_step, pg::must<expr>, pg::must<close_step>> {};
+// One step of a sequence.
+struct sequence_step : pg::sor<absent_step, present_step> {};
+// The [expr] after `until`.
+struct until_step : pg::seq<pg::one<'['>, ws, pg::must<expr>, pg::must<close_step>> {};
+// `until [expr]`: cancels the open partial matches of its key.
+struct until_clause : pg::seq<kw_until, pg::must<until_step>> {};
+// After the steps: another step, `until`, the first pipe or the end.
+struct after_steps : pg::sor<pg::eof, pg::at<pg::one<'|'>>> {};
+// After `until [...]`: the first pipe or the end.
+struct after_until : pg::sor<pg::eof, pg::at<pg::one<'|'>>> {};
+// sequence by K, ... [within D] step step ... [until step]
+struct sequence_search : pg::seq<kw_sequence, pg::must<sequence_by>, pg::must<sequence_keys>, pg::opt<within_clause>,
+                                 pg::must<sequence_step>, pg::star<sequence_step>,
+                                 pg::sor<pg::seq<until_clause, pg::must<after_until>>, pg::must<after_steps>>> {};
+
 // ---- query -----------------------------------------------------------------
 
-// What a query searches for (issue 6 adds `sequence` here).
-struct search : expr {};
+// What a query searches for: a sequence or an expression.
+struct search : pg::sor<sequence_search, expr> {};
 // After the search: end of query or the first pipe.
 struct after_search : pg::sor<pg::eof, pg::at<pg::one<'|'>>> {};
 // After the last stage: end of query.
@@ -239,6 +277,13 @@ SIPDEX_QUERY_ERROR(between_and, "expected 'and' between the two times");
 SIPDEX_QUERY_ERROR(field, "expected a field name");
 SIPDEX_QUERY_ERROR(number, "expected a number");
 SIPDEX_QUERY_ERROR(stage, "expected a stage: count, top, distinct, fields, sort, limit or flow");
+SIPDEX_QUERY_ERROR(sequence_by, "expected 'by' after 'sequence'");
+SIPDEX_QUERY_ERROR(sequence_keys, "expected a field name");
+SIPDEX_QUERY_ERROR(sequence_step, "expected a step: [condition] or ![condition]");
+SIPDEX_QUERY_ERROR(close_step, "expected 'and', 'or' or ']'");
+SIPDEX_QUERY_ERROR(until_step, "expected '[' after 'until'");
+SIPDEX_QUERY_ERROR(after_steps, "expected a step ('[' or '!['), 'until', '|' or end of query");
+SIPDEX_QUERY_ERROR(after_until, "expected '|' or end of query");
 #undef SIPDEX_QUERY_ERROR
 // clang-format on
 

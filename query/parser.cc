@@ -31,6 +31,7 @@ struct ParseState {
   std::int64_t number = 0;
   SourceSpan number_span;
   bool descending = false;
+  std::unique_ptr<Sequence> sequence;  // set once `sequence` matched
 };
 
 bool IsSpace(char c) {
@@ -145,6 +146,21 @@ struct action<gr::header_field> {
       f.header = std::string(text);
     }
     s.fields.push_back(std::move(f));
+  }
+};
+
+template <>
+struct action<gr::step_field> {
+  template <typename ActionInput>
+  static void apply(const ActionInput& in, ParseState& s) {
+    std::string_view text = in.string_view();
+    std::size_t dot = text.find('.');
+    int step = 0;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + dot, step);
+    if (ec != std::errc() || ptr != text.data() + dot) throw pg::parse_error("step number is too large", in);
+    FieldRef& f = s.fields.back();
+    f.step = step;
+    f.span = SpanOf(in, s);
   }
 };
 
@@ -289,6 +305,66 @@ struct action<gr::limit_stage> : stage_action<Stage::Kind::kLimit> {};
 template <>
 struct action<gr::flow_stage> : stage_action<Stage::Kind::kFlow> {};
 
+template <>
+struct action<gr::kw_sequence> {
+  template <typename ActionInput>
+  static void apply(const ActionInput& in, ParseState& s) {
+    s.sequence = std::make_unique<Sequence>();
+    s.sequence->span.offset = static_cast<std::size_t>(in.begin() - s.base);
+  }
+};
+
+template <>
+struct action<gr::sequence_keys> {
+  static void apply0(ParseState& s) {
+    s.sequence->keys = std::move(s.fields);
+    s.fields.clear();
+  }
+};
+
+template <>
+struct action<gr::within_clause> {
+  static void apply0(ParseState& s) {
+    s.sequence->has_within = true;
+    s.sequence->within = std::move(s.values.back());
+    s.values.clear();
+  }
+};
+
+template <bool kAbsent>
+struct step_action {
+  template <typename ActionInput>
+  static void apply(const ActionInput& in, ParseState& s) {
+    SequenceStepNode step;
+    step.absent = kAbsent;
+    step.expr = Pop(s);
+    step.span = SpanOf(in, s);
+    s.sequence->steps.push_back(std::move(step));
+  }
+};
+template <>
+struct action<gr::present_step> : step_action<false> {};
+template <>
+struct action<gr::absent_step> : step_action<true> {};
+
+template <>
+struct action<gr::until_step> {
+  template <typename ActionInput>
+  static void apply(const ActionInput& in, ParseState& s) {
+    s.sequence->has_until = true;
+    s.sequence->until.expr = Pop(s);
+    s.sequence->until.span = SpanOf(in, s);
+  }
+};
+
+template <>
+struct action<gr::sequence_search> {
+  template <typename ActionInput>
+  static void apply(const ActionInput& in, ParseState& s) {
+    s.sequence->span = SpanOf(in, s);
+  }
+};
+
 // ---- control: error messages and a nesting bound ---------------------------
 
 template <typename Rule>
@@ -347,7 +423,8 @@ Result<Query> Parse(std::string_view text, QueryError* error) {
   state.base = text.data();
   try {
     pg::memory_input<> in(text.data(), text.size(), "query");
-    if (!pg::parse<gr::query, action, control>(in, state) || state.exprs.size() != 1) {
+    bool ok = pg::parse<gr::query, action, control>(in, state);
+    if (!ok || (state.sequence ? !state.exprs.empty() : state.exprs.size() != 1)) {
       err = QueryError{"cannot parse the query", 0};
     }
   } catch (const pg::parse_error& e) {
@@ -363,7 +440,11 @@ Result<Query> Parse(std::string_view text, QueryError* error) {
   }
   Query q;
   q.text = std::string(text);
-  q.where = std::move(state.exprs.back());
+  if (state.sequence) {
+    q.sequence = std::move(state.sequence);
+  } else {
+    q.where = std::move(state.exprs.back());
+  }
   q.stages = std::move(state.stages);
   return q;
 }

@@ -20,7 +20,7 @@ struct Event {
   std::uint64_t ordinal = 0;  // push order: breaks ties between equal times
   std::uint64_t handle = 0;
   int resource = -1;
-  std::uint64_t mask = 0;     // bit s: matches steps[s]; kUntilBit: matches until
+  std::uint64_t mask = 0;  // bit s: matches steps[s]; kUntilBit: matches until
   std::string key;
 };
 
@@ -56,12 +56,13 @@ struct Deadline {
   bool operator>(const Deadline& o) const { return at > o.at; }
 };
 
-std::size_t PartialBytes(const Partial& p) { return sizeof(Partial) + p.events.capacity() * sizeof(SequenceEvent); }
+std::size_t PartialBytes(const Partial& p) {
+  return sizeof(Partial) + p.events.capacity() * sizeof(SequenceEvent);
+}
 
 }  // namespace
 
-bool SequenceKeyFromFields(const std::vector<BoundField>& fields, const RowInput& row, int resource,
-                           std::string* key) {
+bool SequenceKeyFromFields(const std::vector<BoundField>& fields, const RowInput& row, int resource, std::string* key) {
   key->clear();
   std::vector<CellValue> values;
   for (std::size_t i = 0; i < fields.size(); ++i) {
@@ -97,8 +98,8 @@ struct SequenceEngine::Impl {
   SequenceStats stats;
   std::size_t bytes = 0;
   bool has_time = false;
-  TimeMs newest = 0;     // newest record time pushed
-  TimeMs judged = 0;     // windows ending before this were closed: older events are late
+  TimeMs newest = 0;  // newest record time pushed
+  TimeMs judged = 0;  // windows ending before this were closed: older events are late
   bool any_judged = false;
   std::uint64_t ordinal = 0;
   Status failed = Status::Ok();
@@ -153,8 +154,7 @@ struct SequenceEngine::Impl {
 
   void EraseIfEmpty(std::unordered_map<std::string, KeyState>::iterator it) {
     if (!it->second.Empty()) return;
-    bytes -= sizeof(KeyState) + it->first.size() + 64 +
-             it->second.stages.capacity() * sizeof(std::optional<Partial>);
+    bytes -= sizeof(KeyState) + it->first.size() + 64 + it->second.stages.capacity() * sizeof(std::optional<Partial>);
     keys.erase(it);
   }
 
@@ -316,9 +316,10 @@ struct SequenceEngine::Impl {
     stats.peak_state_bytes = std::max(stats.peak_state_bytes, bytes);
     if (bytes <= spec.max_state_bytes) return Status::Ok();
     failed = Status::ResourceExhausted(
-        "sequence: open partial matches need more than " + std::to_string(spec.max_state_bytes >> 20) +
-        " MiB (" + std::to_string(keys.size()) +
-        " keys open); make the first step more selective or the window shorter");
+        "sequence: open partial matches need more than " +
+        (spec.max_state_bytes >= (1u << 20) ? std::to_string(spec.max_state_bytes >> 20) + " MiB"
+                                            : std::to_string(spec.max_state_bytes >> 10) + " KiB") +
+        " (" + std::to_string(keys.size()) + " keys open); make the first step more selective or the window shorter");
     return failed;
   }
 };
@@ -428,7 +429,11 @@ void SequenceEngine::TakeMatches(std::vector<SequenceMatch>* out) {
   impl_->matches.clear();
 }
 
-const SequenceStats& SequenceEngine::stats() const { return impl_->stats; }
-std::size_t SequenceEngine::state_bytes() const { return impl_->bytes; }
+const SequenceStats& SequenceEngine::stats() const {
+  return impl_->stats;
+}
+std::size_t SequenceEngine::state_bytes() const {
+  return impl_->bytes;
+}
 
 }  // namespace sipdex::query

@@ -63,3 +63,93 @@ TEST_CASE("Bind reads times in the --tz zone unless they say Z", "[query][binder
   CHECK(*ParseTimeZone("-0500") == -5 * kMsPerHour);
   CHECK_FALSE(ParseTimeZone("Mars/Olympus").ok());
 }
+
+TEST_CASE("Bind resolves a sequence's keys, window and steps", "[query][binder][sequence]") {
+  CHECK(BindText("sequence by call_id within 32s [method = SUBSCRIBE and type = request] ![type = response]") ==
+        "sequence by call_id within 32000ms [(method = \"subscribe\" and type = \"request\")] ![type = \"response\"]");
+  // A step reading resource.* is evaluated per rlmi instance, and so is every
+  // step when a key (sub.target, resource.uri) is per instance.
+  CHECK(BindText("sequence by call_id within 1h [resource.diag = 2157] [status = 200]") ==
+        "sequence by call_id within 3600000ms [resource.diag = 2157]/resource [status = 200]");
+  CHECK(
+      BindText("sequence by sub.subscriber, sub.target within 1h [diag = 2157] [status = 200] until [status = 403]") ==
+      "sequence by sub.subscriber, sub.target within 3600000ms [diag = 2157]/resource [status = 200]/resource until "
+      "[status = 403]/resource");
+  CHECK(BindText("sequence by call_id [status = 401] [status = 200] | count by 1.server, day | sort count desc") ==
+        "sequence by call_id [status = 401] [status = 200] | count by 1.server, day | sort count desc");
+  Result<BoundQuery> q = ParseAndBind(
+      "sequence by call_id, header.X-Y within 2m [status = 401] ![status = 200] | "
+      "fields call_id, 1.time, 1.sub.target",
+      BindOptions{});
+  REQUIRE(q.ok());
+  REQUIRE(q->sequence);
+  CHECK(q->where == nullptr);
+  CHECK(q->sequence->within == 2 * kMsPerMinute);
+  REQUIRE(q->sequence->keys.size() == 2);
+  CHECK(q->sequence->keys[1].source == FieldSource::kHeader);
+  REQUIRE(q->stages.size() == 1);
+  const auto& f = q->stages[0].fields;
+  REQUIRE(f.size() == 3);
+  CHECK(f[0].key == 0);
+  CHECK(f[1].step == 0);
+  CHECK(f[1].name == "1.time");
+  CHECK(f[2].role == BoundField::Role::kTarget);
+  CHECK(q->stages[0].columns == std::vector<std::string>{"call_id", "1.time", "1.sub.target"});
+}
+
+namespace {
+
+struct Meaningless {
+  const char* query;
+  const char* message;
+  std::size_t column;
+};
+
+// clang-format off
+const Meaningless kMeaningless[] = {
+  {"sequence by call_id ![status = 1] [status = 2]",
+   "the first step must be an event that occurs: [condition], not ![condition]", 20},
+  {"sequence by call_id within 1h ![status = 1]",
+   "the first step must be an event that occurs: [condition], not ![condition]", 30},
+  {"sequence by call_id [status = 1] ![status = 2]",
+   "an absence step ![...] needs 'within': the window in which its event must not occur", 33},
+  {"sequence by call_id [status = 1] ![status = 2] [status = 3]",
+   "an absence step ![...] needs 'within': the window in which its event must not occur", 33},
+  {"sequence by calid within 1h [status = 1]", "unknown field 'calid', did you mean 'call_id'?", 12},
+  {"sequence by call_id, sub.targt within 1h [status = 1]", "unknown field 'sub.targt', did you mean 'sub.target'?", 21},
+  {"sequence by zzzzzz [status = 1]", "unknown field 'zzzzzz'", 12},
+  {"sequence by response.status [status = 1]",
+   "response fields are not available in a sequence; add a step for the response", 12},
+  {"sequence by call_id within soon [status = 1]", "expected a duration (250ms, 32s, 5m, 2h, 7d), got \"soon\"", 27},
+  {"sequence by call_id within 0s [status = 1]", "expected a duration (250ms, 32s, 5m, 2h, 7d), got \"0s\"", 27},
+  {"sequence by call_id within 1h [stauts = 1]", "unknown field 'stauts', did you mean 'status'?", 31},
+  {"sequence by call_id within 1h [status = forbidden]", "status takes a number, got \"forbidden\"", 40},
+  {"sequence by call_id within 1h [status = 1] until [response exists]",
+   "response fields are not available in a sequence; add a step for the response", 50},
+  {"sequence by call_id within 1h [status = 1] [status = 2] | fields 3.time", "'3.time': the sequence has 2 steps", 65},
+  {"sequence by call_id within 1h [status = 1] ![status = 2] | fields 2.time",
+   "'2.time': step 2 is an absence step ![...] and has no event", 66},
+  {"sequence by call_id within 1h [status = 1] | fields time",
+   "'time' is not a column of a sequence's matches; name a step's field as N.field (1.time) or a key (call_id)", 52},
+  {"sequence by call_id within 1h [status = 1] | count by 1.stauts", "unknown field 'stauts', did you mean 'status'?", 54},
+  {"sequence by call_id within 1h [status = 1] | count | fields 1.time",
+   "'1.time' is not a column here; the previous stage gives: count", 60},
+  {"1.time = 3", "'1.time' names a field of a sequence step; only the stages after a sequence can read it", 0},
+  {"status = 1 | fields 2.status", "'2.status' names a field of a sequence step; only the stages after a sequence can read it", 20},
+  {"sub.target = x", "unknown field 'sub.target'", 0},
+};
+// clang-format on
+
+}  // namespace
+
+TEST_CASE("Bind reports the message and column of each meaningless sequence", "[query][binder][sequence]") {
+  for (const Meaningless& m : kMeaningless) {
+    INFO("query: " << m.query);
+    QueryError error;
+    Result<BoundQuery> q = ParseAndBind(m.query, BindOptions{}, &error);
+    REQUIRE_FALSE(q.ok());
+    CHECK(error.message == m.message);
+    CHECK(error.offset == m.column);
+    CHECK(q.status().message() == error.Format(m.query));
+  }
+}

@@ -37,6 +37,49 @@ TEST_CASE("Parse reads the examples of the spec except sequence", "[query][parse
   CHECK(Canon("header.\"ms-edge-proxy-message-trust\" exists") == "header.\"ms-edge-proxy-message-trust\" exists");
 }
 
+TEST_CASE("Parse reads a sequence with keys, window, steps, until and step fields", "[query][parser]") {
+  CHECK(Canon("sequence by call_id within 32s [method = SUBSCRIBE and type = request] ![type = response and "
+              "status >= 200]") ==
+        "sequence by call_id within 32s [(method = SUBSCRIBE and type = request)] ![(type = response and status >= "
+        "200)]");
+  CHECK(Canon("SEQUENCE BY sub.subscriber,sub.target WITHIN 1h [diag = 2157][diag = 2157] UNTIL [status = 200] | "
+              "count by 1.from.uri, 2.header.\"ms-diagnostics\"") ==
+        "sequence by sub.subscriber, sub.target within 1h [diag = 2157] [diag = 2157] until [status = 200] | count by "
+        "1.from.uri, 2.header.\"ms-diagnostics\"");
+  CHECK(Canon("sequence by call_id [method = INVITE]") == "sequence by call_id [method = INVITE]");
+  // `sequence` is a keyword only at the start of a query followed by a space.
+  CHECK(Canon("sequence_x = 1") == "sequence_x = 1");
+
+  Result<Query> q = Parse("sequence by call_id, cseq within 5m [status = 401] ![status = 200] until [method = BYE]");
+  REQUIRE(q.ok());
+  REQUIRE(q->sequence);
+  CHECK(q->where == nullptr);
+  const Sequence& s = *q->sequence;
+  REQUIRE(s.keys.size() == 2);
+  CHECK(s.keys[1].name == "cseq");
+  CHECK(s.keys[1].span.offset == 21);
+  CHECK(s.has_within);
+  CHECK(s.within.text == "5m");
+  REQUIRE(s.steps.size() == 2);
+  CHECK_FALSE(s.steps[0].absent);
+  CHECK(s.steps[0].span.offset == 36);
+  CHECK(s.steps[0].span.length == 14);
+  CHECK(s.steps[1].absent);
+  CHECK(s.steps[1].span.offset == 51);
+  CHECK(s.steps[1].expr->span.offset == 53);
+  CHECK(s.has_until);
+  CHECK(s.until.expr->ToString() == "method = BYE");
+  CHECK(s.span.offset == 0);
+  CHECK(s.span.length == q->text.size());
+
+  Result<Query> f = Parse("sequence by call_id [status = 1] | fields 12.from.uri");
+  REQUIRE(f.ok());
+  CHECK(f->stages[0].fields[0].step == 12);
+  CHECK(f->stages[0].fields[0].name == "from.uri");
+  CHECK(f->stages[0].fields[0].span.offset == 42);
+  CHECK(f->stages[0].fields[0].span.length == 11);
+}
+
 TEST_CASE("Parse gives and precedence over or and keeps not on its operand", "[query][parser]") {
   CHECK(Canon("a = 1 or b = 2 and c = 3") == "(a = 1 or (b = 2 and c = 3))");
   CHECK(Canon("(a = 1 or b = 2) and c = 3") == "((a = 1 or b = 2) and c = 3)");
@@ -261,7 +304,28 @@ const Malformed kMalformed[] = {
   {"status = 403 | flow now", "expected '|' or end of query", 20},
   {"status = 403 | count | ", "expected a stage: count, top, distinct, fields, sort, limit or flow", 23},
   {"status = 403 | count and diag = 1", "expected '|' or end of query", 21},
-  {"sequence by call_id [method = INVITE]", "expected an operator (= != < <= > >= ~ =~ contains), 'in' or 'exists'", 9},
+  {"sequence", "expected 'by' after 'sequence'", 8},
+  {"sequence call_id [status = 1]", "expected 'by' after 'sequence'", 9},
+  {"sequence by", "expected a field name", 11},
+  {"sequence by call_id,", "expected a field name", 20},
+  {"sequence by call_id, within 32s [status = 1]", "expected a field name", 21},
+  {"sequence by call_id", "expected a step: [condition] or ![condition]", 19},
+  {"sequence by call_id within 32s", "expected a step: [condition] or ![condition]", 30},
+  {"sequence by call_id within 32s | count", "expected a step: [condition] or ![condition]", 31},
+  {"sequence by call_id within", "expected a duration (250ms, 32s, 5m, 2h, 7d)", 26},
+  {"sequence by call_id within 32s [", "expected a condition: a field, 'not', '(' or a time scope", 32},
+  {"sequence by call_id within 32s []", "expected a condition: a field, 'not', '(' or a time scope", 32},
+  {"sequence by call_id within 32s ![]", "expected a condition: a field, 'not', '(' or a time scope", 33},
+  {"sequence by call_id within 32s [status = 1", "expected 'and', 'or' or ']'", 42},
+  {"sequence by call_id within 32s [status = 1 diag = 2]", "expected 'and', 'or' or ']'", 43},
+  {"sequence by call_id within 32s [status = 1] status = 2", "expected a step ('[' or '!['), 'until', '|' or end of query", 44},
+  {"sequence by call_id within 32s [status = 1] ! [status = 2]", "expected a step ('[' or '!['), 'until', '|' or end of query", 44},
+  {"sequence by call_id within 32s [status = 1] until", "expected '[' after 'until'", 49},
+  {"sequence by call_id within 32s [status = 1] until ![status = 2]", "expected '[' after 'until'", 50},
+  {"sequence by call_id within 32s [status = 1] until [status = 2] [status = 3]", "expected '|' or end of query", 63},
+  {"sequence by call_id [status = 1] | count by 1.", "expected a field name", 44},
+  {"sequence by call_id [status = 1] | fields 1.header.", "expected a header name after 'header.'", 51},
+  {"sequence by call_id [status = 1] | fields 99999999999.time", "step number is too large", 42},
   {"a.=1", "expected an operator (= != < <= > >= ~ =~ contains), 'in' or 'exists'", 1},
   {"status = [403]", "expected a value", 9},
   {"status ! = 403", "expected an operator (= != < <= > >= ~ =~ contains), 'in' or 'exists'", 7},

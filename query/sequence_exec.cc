@@ -1,0 +1,587 @@
+#include "query/sequence_exec.h"
+
+#include <algorithm>
+#include <cctype>
+#include <iterator>
+#include <limits>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "query/binder.h"
+#include "query/evaluator.h"
+#include "query/planner.h"
+#include "query/sequence.h"
+#include "query/stages.h"
+
+namespace sipdex::query {
+namespace {
+
+using storage::IndexSnapshot;
+using storage::RecordId;
+using storage::StoredRecord;
+
+// Events of pending matches re-read at once (each segment decoded once per batch).
+constexpr std::size_t kFlushEvents = 4096;
+constexpr TimeMs kMinTime = std::numeric_limits<TimeMs>::min();
+constexpr TimeMs kMaxTime = std::numeric_limits<TimeMs>::max();
+
+bool IsProjecting(Stage::Kind k) {
+  return k == Stage::Kind::kCount || k == Stage::Kind::kTop || k == Stage::Kind::kDistinct || k == Stage::Kind::kFields;
+}
+
+bool MethodIs(std::string_view method, std::string_view want) {
+  return EqualsIgnoreCase(method, want);
+}
+
+// The value of a subscription role (binder.h, BoundSequence) as logged, or "".
+std::string_view RoleValue(BoundField::Role role, const Record& r, int resource) {
+  std::string_view method = r.method.empty() ? r.cseq_method : r.method;
+  bool subscribe = MethodIs(method, "SUBSCRIBE");
+  bool notify = MethodIs(method, "NOTIFY") || MethodIs(method, "BENOTIFY");
+  if (role == BoundField::Role::kSubscriber) {
+    if (subscribe) return r.from.uri;
+    if (notify) return r.to.uri;
+    return {};
+  }
+  if (resource >= 0 && static_cast<std::size_t>(resource) < r.resources.size()) {
+    return r.resources[static_cast<std::size_t>(resource)].uri;
+  }
+  if (subscribe) return r.to.uri;
+  if (notify) return r.from.uri;
+  return {};
+}
+
+// The join key of `row` (see query/sequence.h: first value of each key field,
+// URIs normalised, case-insensitive fields lower-cased, parts joined by 0x1f).
+bool MatchKey(const std::vector<BoundField>& keys, const RowInput& row, int resource, std::string* key) {
+  key->clear();
+  std::vector<CellValue> values;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    const BoundField& f = keys[i];
+    if (i > 0) key->push_back('\x1f');
+    if (f.role != BoundField::Role::kNone) {
+      std::string_view v = RoleValue(f.role, *row.record, resource);
+      if (v.empty()) return false;
+      key->append(NormalizeUri(v));
+      continue;
+    }
+    values.clear();
+    CollectValues(f, row, resource, nullptr, &values);
+    if (values.empty()) return false;
+    const CellValue& v = values.front();
+    if (v.is_number) {
+      key->append(std::to_string(v.number));
+    } else if (f.type == FieldType::kUri) {
+      key->append(NormalizeUri(v.text));
+    } else if (f.case_insensitive) {
+      for (char c : v.text) key->push_back((c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c);
+    } else {
+      key->append(v.text);
+    }
+  }
+  return true;
+}
+
+OutCell ToCell(const BoundField& f, const CellValue& v) {
+  if (!v.is_number) return OutCell::Text(std::string(v.text));
+  if (f.source == FieldSource::kBucket) {
+    if (f.bucket == TimeBucket::kDay) return OutCell::Text(FormatDate(v.number));
+    if (f.bucket == TimeBucket::kWeek) return OutCell::Text(FormatIsoWeek(IsoWeekOf(v.number)));
+    return OutCell::Text(FormatTime(v.number));
+  }
+  if (f.type == FieldType::kTime) return OutCell::Text(FormatTime(v.number));
+  if (f.type == FieldType::kBool) return OutCell::Text(v.number ? "true" : "false");
+  return OutCell::Number(v.number);
+}
+
+// Control characters as spaces, so a hostile log cannot steer the terminal.
+std::string Printable(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) c = ' ';
+  }
+  return out;
+}
+
+Result<std::vector<RecordId>> EvalPostings(const PostingsNode& n, const IndexSnapshot& snap) {
+  if (n.kind == PostingsNode::Kind::kLookup) return snap.Lookup(n.field, n.value);
+  std::vector<RecordId> acc;
+  for (std::size_t i = 0; i < n.children.size(); ++i) {
+    Result<std::vector<RecordId>> ids = EvalPostings(n.children[i], snap);
+    if (!ids.ok()) return ids.status();
+    if (i == 0) {
+      acc = std::move(*ids);
+      continue;
+    }
+    std::vector<RecordId> merged;
+    if (n.kind == PostingsNode::Kind::kUnion) {
+      std::set_union(acc.begin(), acc.end(), ids->begin(), ids->end(), std::back_inserter(merged));
+    } else {
+      std::set_intersection(acc.begin(), acc.end(), ids->begin(), ids->end(), std::back_inserter(merged));
+    }
+    acc = std::move(merged);
+  }
+  return acc;
+}
+
+class SequenceExecution {
+ public:
+  SequenceExecution(const IndexSnapshot& snap, const QueryOptions& options, std::ostream* out)
+      : snap_(snap), options_(options), out_(out) {}
+
+  Status Run(std::string_view text, QueryStats* stats) {
+    BindOptions bo;
+    bo.tz_offset_ms = options_.tz_offset_ms;
+    const storage::Manifest& m = snap_.manifest();
+    if (m.record_count > 0 && m.max_time >= m.min_time) bo.newest_time = m.max_time;
+    Result<BoundQuery> bound = ParseAndBind(text, bo);
+    if (!bound.ok()) return bound.status();
+    q_ = std::move(*bound);
+    if (!q_.sequence) return Status::InvalidArgument("error: internal: not a sequence query");
+    const BoundSequence& seq = *q_.sequence;
+
+    format_ = options_.format;
+    int first_projecting = -1;
+    for (std::size_t i = 0; i < q_.stages.size(); ++i) {
+      if (q_.stages[i].kind == Stage::Kind::kFlow) format_ = OutputFormat::kFlow;
+      if (first_projecting < 0 && IsProjecting(q_.stages[i].kind)) first_projecting = static_cast<int>(i);
+    }
+    if (first_projecting >= 0 && (format_ == OutputFormat::kRaw || format_ == OutputFormat::kFlow)) {
+      return Status::InvalidArgument("error: --format " + std::string(OutputFormatName(format_)) +
+                                     " prints records, but this query ends in '" +
+                                     q_.stages[static_cast<std::size_t>(first_projecting)].ToString() + "'");
+    }
+    ChooseColumns(first_projecting);
+    SIPDEX_RETURN_IF_ERROR(BuildPipeline(first_projecting));
+
+    // Time hull of the steps and drivers: records outside every step's range
+    // or postings can be no event.
+    TimeMs from = kMaxTime, to = kMinTime;
+    bool driven = true;
+    std::vector<PostingsNode> drivers;
+    auto consider = [&](const BoundSequenceStep& st) {
+      TimeMs f = kMinTime, t = kMaxTime;
+      TimeBounds(*st.expr, &f, &t);
+      from = std::min(from, f);
+      to = std::max(to, t);
+      std::optional<PostingsNode> d = ChooseDriver(*st.expr);
+      if (d) {
+        bool seen = false;
+        for (const PostingsNode& o : drivers) seen = seen || o.ToString() == d->ToString();
+        if (!seen) drivers.push_back(std::move(*d));
+      } else {
+        driven = false;
+      }
+    };
+    for (const BoundSequenceStep& st : seq.steps) consider(st);
+    if (seq.has_until) consider(seq.until);
+
+    std::vector<RecordId> candidates;
+    if (driven) {
+      for (const PostingsNode& d : drivers) {
+        Result<std::vector<RecordId>> ids = EvalPostings(d, snap_);
+        if (!ids.ok()) return ids.status();
+        std::vector<RecordId> merged;
+        std::set_union(candidates.begin(), candidates.end(), ids->begin(), ids->end(), std::back_inserter(merged));
+        candidates = std::move(merged);
+      }
+      stats_.candidates = candidates.size();
+    }
+    if (options_.explain) {
+      *out_ << "search: " << seq.ToString() << "\n";
+      *out_ << "time: [" << (from == kMinTime ? std::string("-inf") : FormatTime(from)) << ", "
+            << (to == kMaxTime ? std::string("+inf") : FormatTime(to)) << ")\n";
+      if (driven) {
+        *out_ << "driven by postings: ";
+        for (std::size_t i = 0; i < drivers.size(); ++i) *out_ << (i ? " | " : "") << drivers[i].ToString();
+        *out_ << "\nreads: records in time order; only the " << candidates.size() << " candidates are parsed\n";
+      } else {
+        *out_ << "reads: every record in time order, each parsed (a step has no postings driver)\n";
+      }
+      *out_ << "memory: open partial matches up to " << (options_.memory_limit >> 20) << " MiB\n";
+      for (const BoundStage& s : q_.stages) *out_ << "stage: " << s.ToString() << "\n";
+      if (stats != nullptr) *stats = stats_;
+      return Status::Ok();
+    }
+
+    SequenceSpec spec;
+    spec.keys = seq.keys;
+    spec.within = seq.within;
+    spec.max_state_bytes = options_.memory_limit;
+    const std::vector<BoundField>* keys = &q_.sequence->keys;
+    KeyFunction key = [keys](const RowInput& row, int resource, std::string* out) {
+      return MatchKey(*keys, row, resource, out);
+    };
+    auto step_of = [&](const BoundSequenceStep& st) {
+      SequenceStep s;
+      s.kind = st.absent ? SequenceStep::Kind::kMustNot : SequenceStep::Kind::kMust;
+      s.expr = st.expr.get();
+      s.per_resource = st.per_resource;
+      s.key = key;
+      return s;
+    };
+    for (const BoundSequenceStep& st : seq.steps) spec.steps.push_back(step_of(st));
+    if (seq.has_until) {
+      spec.has_until = true;
+      spec.until = step_of(seq.until);
+    }
+    Result<std::unique_ptr<SequenceEngine>> engine = SequenceEngine::Create(std::move(spec));
+    if (!engine.ok()) return Status::InvalidArgument("error: " + engine.status().message());
+    engine_ = std::move(*engine);
+
+    std::vector<std::uint64_t> bits;
+    if (driven) {
+      bits.assign(static_cast<std::size_t>(m.record_count / 64 + 1), 0);
+      for (RecordId id : candidates) {
+        if (id < m.record_count) bits[id / 64] |= 1ull << (id % 64);
+      }
+      candidates = std::vector<RecordId>();
+    }
+    Status s = Status::Ok();
+    if (from < to && !(driven && stats_.candidates == 0)) {
+      s = snap_.ScanTimeOrder(from, to == kMaxTime ? kMaxTime : to - 1, [&](const StoredRecord& sr) {
+        ++stats_.records_read;
+        if (driven && (sr.id >= m.record_count || (bits[sr.id / 64] & (1ull << (sr.id % 64))) == 0)) return true;
+        status_ = Visit(sr);
+        return status_.ok() && !head_->Done();
+      });
+      if (s.ok()) s = status_;
+    }
+    if (s.ok() && !head_->Done()) {
+      s = engine_->Finish();
+      if (s.ok()) s = Drain(/*all=*/true);
+    }
+    if (s.code() == Status::Code::kResourceExhausted && s.message().starts_with("sequence:")) {
+      s = Status::InvalidArgument("error: " + s.message());  // the query's fault: exit 2
+    }
+    if (s.ok()) s = head_->Finish();
+    stats_.records_matched = matches_;
+    stats_.rows_written = writer_->rows_written();
+    if (stats != nullptr) *stats = stats_;
+    return s;
+  }
+
+ private:
+  // One output column of a match row.
+  struct Column {
+    BoundField field;
+  };
+
+  // A match whose rows are being built: its events' records are re-read in
+  // a batch (Flush).
+  struct Pending {
+    SequenceMatch match;
+    std::vector<OutCell> cells;
+    std::vector<std::string> raw;  // per event: record text (raw) or ladder line (flow)
+  };
+
+  Status Visit(const StoredRecord& sr) {
+    Status ps = snap_.Parse(sr, &record_);
+    if (!ps.ok()) return ps;
+    ++stats_.records_parsed;
+    const storage::Manifest& m = snap_.manifest();
+    std::string_view file = sr.file_id < m.files.size() ? std::string_view(m.files[sr.file_id].name) : "";
+    SIPDEX_RETURN_IF_ERROR(engine_->Push(RowInput{&record_, file, sr.server}, sr.id));
+    return Drain(/*all=*/false);
+  }
+
+  // Takes the engine's new matches; builds their rows once enough events wait.
+  Status Drain(bool all) {
+    taken_.clear();
+    engine_->TakeMatches(&taken_);
+    for (SequenceMatch& mt : taken_) {
+      pending_events_ += mt.events.size();
+      Pending p;
+      p.match = std::move(mt);
+      pending_.push_back(std::move(p));
+    }
+    if (pending_.empty() || (!all && pending_events_ < kFlushEvents)) return Status::Ok();
+    return Flush();
+  }
+
+  Status Flush() {
+    // Which (match, event) uses each record.
+    std::unordered_map<RecordId, std::vector<std::pair<std::size_t, std::size_t>>> uses;
+    std::vector<RecordId> ids;
+    for (std::size_t i = 0; i < pending_.size(); ++i) {
+      Pending& p = pending_[i];
+      p.cells.assign(columns_.size(), OutCell::Null());
+      p.raw.assign(p.match.events.size(), std::string());
+      for (std::size_t e = 0; e < p.match.events.size(); ++e) {
+        RecordId id = p.match.events[e].handle;
+        auto& u = uses[id];
+        if (u.empty()) ids.push_back(id);
+        u.emplace_back(i, e);
+      }
+      FillKeyCells(&p);
+    }
+    std::sort(ids.begin(), ids.end());
+    Record r;
+    Status inner = Status::Ok();
+    Status s = snap_.ReadRecords(ids, [&](const StoredRecord& sr) {
+      if (!inner.ok()) return;
+      inner = snap_.Parse(sr, &r);
+      if (!inner.ok()) return;
+      const storage::Manifest& m = snap_.manifest();
+      std::string_view file = sr.file_id < m.files.size() ? std::string_view(m.files[sr.file_id].name) : "";
+      RowInput row{&r, file, sr.server};
+      for (const auto& [mi, ei] : uses[sr.id]) FillEventCells(row, sr, ei, &pending_[mi]);
+    });
+    if (s.ok()) s = inner;
+    if (!s.ok()) return s;
+    for (Pending& p : pending_) {
+      ++matches_;
+      Row row;
+      row.cells = std::move(p.cells);
+      if (format_ == OutputFormat::kRaw) {
+        for (const std::string& t : p.raw) row.raw += t;
+      } else if (format_ == OutputFormat::kFlow) {
+        row.raw = "Match " + std::to_string(matches_) + "  " + KeyText(p.match) + "  (" +
+                  std::to_string(p.match.events.size()) + (p.match.events.size() == 1 ? " event)\n" : " events)\n");
+        for (const std::string& l : p.raw) row.raw += l;
+      }
+      ++stats_.rows;
+      SIPDEX_RETURN_IF_ERROR(head_->Push(std::move(row)));
+      if (head_->Done()) break;
+    }
+    pending_.clear();
+    pending_events_ = 0;
+    return Status::Ok();
+  }
+
+  std::vector<std::string> KeyParts(const SequenceMatch& m) const {
+    std::vector<std::string> parts(1);
+    for (char c : m.key) {
+      if (c == '\x1f') {
+        parts.emplace_back();
+      } else {
+        parts.back() += c;
+      }
+    }
+    return parts;
+  }
+
+  std::string KeyText(const SequenceMatch& m) const {
+    std::vector<std::string> parts = KeyParts(m);
+    std::string out;
+    const auto& keys = q_.sequence->keys;
+    for (std::size_t i = 0; i < keys.size() && i < parts.size(); ++i) {
+      out += (i ? "  " : "") + keys[i].name + " " + Printable(parts[i]);
+    }
+    return out;
+  }
+
+  void FillKeyCells(Pending* p) const {
+    std::vector<std::string> parts = KeyParts(p->match);
+    for (std::size_t c = 0; c < columns_.size(); ++c) {
+      const BoundField& f = columns_[c].field;
+      if (f.key < 0 || static_cast<std::size_t>(f.key) >= parts.size()) continue;
+      std::string& v = parts[static_cast<std::size_t>(f.key)];
+      if (f.type == FieldType::kInteger && !v.empty() && v.find_first_not_of("-0123456789") == std::string::npos) {
+        p->cells[c] = OutCell::Number(std::stoll(v));
+      } else {
+        p->cells[c] = OutCell::Text(v);
+      }
+    }
+  }
+
+  void FillEventCells(const RowInput& row, const StoredRecord& sr, std::size_t event, Pending* p) {
+    const SequenceEvent& ev = p->match.events[event];
+    for (std::size_t c = 0; c < columns_.size(); ++c) {
+      const BoundField& f = columns_[c].field;
+      if (f.key >= 0 || f.step != ev.step) continue;
+      if (f.role != BoundField::Role::kNone) {
+        std::string_view v = RoleValue(f.role, *row.record, ev.resource);
+        if (!v.empty()) p->cells[c] = OutCell::Text(std::string(v));
+        continue;
+      }
+      values_.clear();
+      CollectValues(f, row, ev.resource, nullptr, &values_);
+      if (values_.size() == 1) {
+        p->cells[c] = ToCell(f, values_[0]);
+      } else if (values_.size() > 1) {
+        std::string joined;
+        for (const CellValue& v : values_) joined += (joined.empty() ? "" : ",") + ToCell(f, v).ToString();
+        p->cells[c] = OutCell::Text(std::move(joined));
+      }
+    }
+    if (format_ == OutputFormat::kRaw) {
+      p->raw[event] = std::string(sr.text);
+    } else if (format_ == OutputFormat::kFlow) {
+      p->raw[event] = LadderLine(*row.record, row.server, ev);
+    }
+  }
+
+  // One line of a match's ladder, like the flow writer's (query/output.h),
+  // with the step number and the Call-ID (a match may span dialogs).
+  static std::string LadderLine(const Record& r, std::string_view server, const SequenceEvent& ev) {
+    std::string time = FormatTime(r.time);
+    std::string arrow = r.direction == "incoming" ? "<--" : r.direction == "outgoing" ? "-->" : "---";
+    std::string what;
+    if (r.type == MessageType::kResponse) {
+      what = r.status < 0 ? std::string("response") : std::to_string(r.status) + " " + std::string(r.reason_phrase);
+      what += " (" + (r.cseq >= 0 ? std::to_string(r.cseq) : std::string()) + " " + std::string(r.method) + ")";
+    } else {
+      what = std::string(r.method) + " " + std::string(r.ruri);
+    }
+    std::string diag;
+    for (const Diagnostic& d : r.diagnostics) {
+      if (d.code >= 0) diag += (diag.empty() ? "" : ",") + std::to_string(d.code);
+    }
+    if (ev.resource >= 0 && static_cast<std::size_t>(ev.resource) < r.resources.size()) {
+      const ResourceInstance& inst = r.resources[static_cast<std::size_t>(ev.resource)];
+      what += "  resource " + std::string(inst.uri) + " " + std::string(inst.state);
+      if (inst.diag >= 0) diag += (diag.empty() ? "" : ",") + std::to_string(inst.diag);
+    }
+    if (!diag.empty()) what += "  diag " + diag;
+    return Printable("  [" + std::to_string(ev.step + 1) + "] " + (time.size() > 11 ? time.substr(11, 12) : time) +
+                     "  " + std::string(server) + " " + arrow + " " + std::string(r.peer) + "  " + what + "  Call-ID " +
+                     std::string(r.call_id)) +
+           "\n";
+  }
+
+  void AddColumn(const BoundField& f) {
+    for (const Column& c : columns_) {
+      if (c.field.name == f.name) return;
+    }
+    columns_.push_back(Column{f});
+  }
+
+  void ChooseColumns(int first_projecting) {
+    const BoundSequence& seq = *q_.sequence;
+    if (first_projecting < 0 && format_ != OutputFormat::kRaw && format_ != OutputFormat::kFlow) {
+      bool call_id_key = false;
+      for (std::size_t i = 0; i < seq.keys.size(); ++i) {
+        BoundField k = seq.keys[i];
+        k.key = static_cast<int>(i);
+        call_id_key = call_id_key || k.name == "call_id";
+        AddColumn(k);
+      }
+      for (std::size_t s = 0; s < seq.steps.size(); ++s) {
+        if (seq.steps[s].absent) continue;
+        std::vector<std::string> names;
+        if (format_ == OutputFormat::kTable) {
+          names = {"time", "server", "type", "method", "status", "call_id"};
+        } else {
+          names = RecordColumns(format_, seq.steps[s].per_resource);
+        }
+        for (const std::string& n : names) {
+          if (n == "call_id" && call_id_key) continue;
+          BoundField f = CatalogueField(FindField(n)->id);
+          f.step = static_cast<int>(s);
+          f.name = std::to_string(s + 1) + "." + f.name;
+          AddColumn(f);
+        }
+      }
+    }
+    std::size_t match_stages = first_projecting < 0 ? q_.stages.size() : static_cast<std::size_t>(first_projecting) + 1;
+    for (std::size_t i = 0; i < match_stages; ++i) {
+      const BoundStage& st = q_.stages[i];
+      for (const BoundField& f : st.fields) AddColumn(f);
+      if (st.has_distinct) AddColumn(st.distinct);
+    }
+    for (const Column& c : columns_) column_names_.push_back(c.field.name);
+  }
+
+  int ColumnIndex(const BoundField& f) const {
+    for (std::size_t i = 0; i < column_names_.size(); ++i) {
+      if (column_names_[i] == f.name) return static_cast<int>(i);
+    }
+    return -1;
+  }
+
+  Status BuildPipeline(int first_projecting) {
+    std::vector<std::string> columns = column_names_;
+    for (const BoundStage& s : q_.stages) {
+      if (!s.columns.empty()) columns = s.columns;
+    }
+    // raw and flow print each match's prepared text (Row::raw).
+    OutputFormat writer_format = format_ == OutputFormat::kFlow ? OutputFormat::kRaw : format_;
+    writer_ = NewOutputWriter(writer_format, columns, out_);
+    RowSink* next = writer_.get();
+    for (std::size_t k = q_.stages.size(); k-- > 0;) {
+      const BoundStage& s = q_.stages[k];
+      bool on_matches = first_projecting < 0 || static_cast<int>(k) <= first_projecting;
+      auto index = [&](const BoundField& f) { return on_matches ? ColumnIndex(f) : f.column; };
+      std::vector<int> idx;
+      for (const BoundField& f : s.fields) idx.push_back(index(f));
+      for (int i : idx) {
+        if (i < 0) return Status::InvalidArgument("error: internal: a stage column was not produced");
+      }
+      std::unique_ptr<RowSink> sink;
+      switch (s.kind) {
+        case Stage::Kind::kCount:
+          sink = NewCountStage(idx, s.has_distinct ? index(s.distinct) : -1, 0, options_.memory_limit, next);
+          break;
+        case Stage::Kind::kTop:
+          sink = NewCountStage(idx, -1, s.number, options_.memory_limit, next);
+          break;
+        case Stage::Kind::kDistinct:
+          sink = NewDistinctStage(idx, options_.memory_limit, next);
+          break;
+        case Stage::Kind::kFields:
+          sink = NewFieldsStage(idx, next);
+          break;
+        case Stage::Kind::kSort:
+          sink = NewSortStage(idx.at(0), s.descending, options_.memory_limit, next);
+          break;
+        case Stage::Kind::kLimit:
+          sink = NewLimitStage(s.number, next);
+          break;
+        case Stage::Kind::kFlow:
+          continue;  // the rows carry their ladders
+      }
+      next = sink.get();
+      stages_.push_back(std::move(sink));
+    }
+    head_ = next;
+    return Status::Ok();
+  }
+
+  const IndexSnapshot& snap_;
+  const QueryOptions& options_;
+  std::ostream* out_;
+  BoundQuery q_;
+  OutputFormat format_ = OutputFormat::kTable;
+  std::vector<Column> columns_;
+  std::vector<std::string> column_names_;
+  std::unique_ptr<RowSink> writer_;
+  std::vector<std::unique_ptr<RowSink>> stages_;
+  RowSink* head_ = nullptr;
+  std::unique_ptr<SequenceEngine> engine_;
+  std::vector<SequenceMatch> taken_;
+  std::vector<Pending> pending_;
+  std::size_t pending_events_ = 0;
+  std::uint64_t matches_ = 0;
+  Record record_;
+  std::vector<CellValue> values_;
+  Status status_;
+  QueryStats stats_;
+};
+
+}  // namespace
+
+bool IsSequenceQuery(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size() && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n' ||
+                             text[i] == '\v' || text[i] == '\f')) {
+    ++i;
+  }
+  std::string_view rest = text.substr(i);
+  if (rest.size() < 8 || !EqualsIgnoreCase(rest.substr(0, 8), "sequence")) return false;
+  if (rest.size() == 8) return true;
+  unsigned char c = static_cast<unsigned char>(rest[8]);
+  return !(std::isalnum(c) || c == '_');
+}
+
+Status RunSequenceQuery(const storage::IndexSnapshot& snapshot, std::string_view text, const QueryOptions& options,
+                        std::ostream* out, QueryStats* stats) {
+  SequenceExecution e(snapshot, options, out);
+  return e.Run(text, stats);
+}
+
+}  // namespace sipdex::query
