@@ -185,55 +185,46 @@ class FlatMap {
     while (cap < expected * 2) cap <<= 1;
     mask_ = cap - 1;
     size_ = 0;
-    keys_.assign(cap, 0);
-    values_.assign(cap, kAbsent);
+    entries_.assign(cap, Entry());
   }
   // The value slot of `key` (kAbsent when new; the caller may store into it).
   // The slot stays valid until the next call.
   std::uint32_t* Find(std::uint64_t key) {
     if (2 * (size_ + 1) > mask_ + 1) Grow();
-    std::size_t i = Probe(key);
-    if (values_[i] == kAbsent) {
-      keys_[i] = key;
+    Entry& e = entries_[Probe(key)];
+    if (e.value == kAbsent) {
+      e.key = key;
       ++size_;
     }
-    return &values_[i];
+    return &e.value;
   }
 
  private:
-  static std::uint64_t Mix(std::uint64_t k) {
-    k ^= k >> 33;
-    k *= 0xff51afd7ed558ccdULL;
-    k ^= k >> 33;
-    return k;
-  }
+  struct Entry {
+    std::uint64_t key = 0;
+    std::uint32_t value = kAbsent;
+  };
   std::size_t Probe(std::uint64_t key) const {
-    std::size_t i = static_cast<std::size_t>(Mix(key)) & mask_;
-    while (values_[i] != kAbsent && keys_[i] != key) i = (i + 1) & mask_;
+    std::size_t i = static_cast<std::size_t>((key * 0x9e3779b97f4a7c15ULL) >> 40) & mask_;
+    while (entries_[i].value != kAbsent && entries_[i].key != key) i = (i + 1) & mask_;
     return i;
   }
   void Grow() {
-    std::vector<std::uint64_t> keys;
-    std::vector<std::uint32_t> values;
-    keys.swap(keys_);
-    values.swap(values_);
+    std::vector<Entry> old;
+    old.swap(entries_);
     std::size_t cap = 2 * (mask_ + 1);
     mask_ = cap - 1;
-    keys_.assign(cap, 0);
-    values_.assign(cap, kAbsent);
+    entries_.assign(cap, Entry());
     size_ = 0;
-    for (std::size_t i = 0; i < keys.size(); ++i) {
-      if (values[i] == kAbsent) continue;
-      std::size_t j = Probe(keys[i]);
-      keys_[j] = keys[i];
-      values_[j] = values[i];
+    for (const Entry& e : old) {
+      if (e.value == kAbsent) continue;
+      entries_[Probe(e.key)] = e;
       ++size_;
     }
   }
   std::size_t mask_ = 15;
   std::size_t size_ = 0;
-  std::vector<std::uint64_t> keys_ = std::vector<std::uint64_t>(16, 0);
-  std::vector<std::uint32_t> values_ = std::vector<std::uint32_t>(16, kAbsent);
+  std::vector<Entry> entries_ = std::vector<Entry>(16);
 };
 
 }  // namespace
@@ -241,6 +232,7 @@ class FlatMap {
 // --- Encoder ------------------------------------------------------------------
 
 struct TemplateChunkEncoder::Rep {
+  static constexpr std::size_t kRecent = 512;
   struct Long {
     std::uint32_t offset;  // in Column::longbuf
     std::uint32_t size;
@@ -251,6 +243,7 @@ struct TemplateChunkEncoder::Rep {
     bool in_segment = false;
     std::string refs;       // per line of the chunk: varint(skeleton id << 1 | 0) or varint(distance << 1 | 1)
     std::uint32_t nlines = 0;  // lines of the chunk so far
+    std::array<std::uint32_t, kRecent> recent;  // hash of a value -> its latest index in lines
     std::string longbuf;    // packed nibbles of the long hex values, back to back
     std::vector<Long> longs;
     std::array<std::vector<std::uint64_t>, kSlots> slots;
@@ -269,7 +262,6 @@ struct TemplateChunkEncoder::Rep {
     std::uint32_t size;
   };
   std::vector<Line> lines;  // of the chunk
-  FlatMap line_map;         // hash of column and value -> index in lines
   std::vector<Column> columns;
   std::vector<std::uint32_t> used;          // columns of the chunk
   std::vector<std::uint32_t> segment_used;  // columns of the segment
@@ -291,6 +283,7 @@ struct TemplateChunkEncoder::Rep {
     Column& col = columns[c];
     if (!col.used) {
       col.used = true;
+      col.recent.fill(FlatMap::kAbsent);
       used.push_back(c);
     }
     if (!col.in_segment) {
@@ -318,7 +311,7 @@ struct TemplateChunkEncoder::Rep {
       if (cls == kOther) {
         const char* start = p;
         while (p < end && ClassOf(*p) == kOther) ++p;
-        sk.append(start, p);
+        sk.append(start, static_cast<std::size_t>(p - start));
         continue;
       }
       if (cls == kControl) {
@@ -343,7 +336,7 @@ struct TemplateChunkEncoder::Rep {
         ++p;
       }
       if (!digit) {
-        sk.append(start, p);
+        sk.append(start, static_cast<std::size_t>(p - start));
         continue;
       }
       // The longest hex suffix of the run.
@@ -359,10 +352,10 @@ struct TemplateChunkEncoder::Rep {
       }
       auto len = static_cast<std::size_t>(p - s);
       if (!sdigit || (lower && upper) || ((lower || upper) && len < kMinHexLetters)) {
-        sk.append(start, p);
+        sk.append(start, static_cast<std::size_t>(p - start));
         continue;
       }
-      sk.append(start, s);
+      sk.append(start, static_cast<std::size_t>(s - start));
       if (!lower && !upper && len <= kMaxDecLen) {
         std::uint64_t value = 0;
         for (const char* q = s; q < p; ++q) value = value * 10 + static_cast<std::uint64_t>(*q - '0');
@@ -548,7 +541,6 @@ void TemplateChunkEncoder::Encode(std::string_view text, std::span<const Segment
   Rep& r = *rep_;
   r.shape_refs.clear();
   r.lines.clear();
-  r.line_map.Reset(text.size() / 32 + 16);
   std::uint64_t feeds = 0;
   std::size_t pos = 0;
   char time[kTimeLen];
@@ -592,8 +584,9 @@ void TemplateChunkEncoder::Encode(std::string_view text, std::span<const Segment
       std::string_view value = line.substr(key.size());
       // A value equal to an earlier one of the column in this chunk is a
       // reference to it; else skeleton and variables.
-      std::uint64_t h = Hash64(value) ^ (std::uint64_t{c} * 0x9e3779b97f4a7c15ULL);
-      std::uint32_t* seen = r.line_map.Find(h);
+      // Candidates come from a small direct-mapped table per column (it stays
+      // in cache; a collision only loses a reference).
+      std::uint32_t* seen = &col.recent[Hash64(value) & (Rep::kRecent - 1)];
       bool repeat = false;
       if (*seen != FlatMap::kAbsent) {
         const Rep::Line& e = r.lines[*seen];
