@@ -1,9 +1,11 @@
 // sipdex query [--index DIR] 'QUERY' [--format table|jsonl|csv|raw|flow] [--tz ZONE] [--explain]
+//              [--timeout DURATION]
 //
 // Runs one query of the language in query/README.md. Rows go to stdout; a
 // query error (with its caret) or a usage error goes to stderr with exit
 // status 2; a query that matches nothing exits 0 and says so on stderr.
-// Exit 1 for a damaged index or a stage that outgrew its memory bound.
+// Exit 1 for a damaged index or a stage that outgrew its memory bound; exit 2
+// for a query stopped by --timeout.
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -30,6 +32,7 @@ struct QueryArgs {
   std::string tz = "UTC";
   bool explain = false;
   std::size_t memory_mb = 64;
+  std::string timeout;  // "" = no limit
 };
 
 int RunQueryCommand(const QueryArgs& args) {
@@ -43,17 +46,29 @@ int RunQueryCommand(const QueryArgs& args) {
     fmt::print(stderr, "error: {}\n", tz.status().message());
     return kExitUsage;
   }
+  std::optional<DurationMs> timeout;
+  if (!args.timeout.empty()) {
+    timeout = ParseDuration(args.timeout);
+    if (!timeout || *timeout <= 0) {
+      fmt::print(stderr, "error: --timeout takes a duration such as 500ms, 30s or 5m, got \"{}\"\n", args.timeout);
+      return kExitUsage;
+    }
+  }
+  auto start = std::chrono::steady_clock::now();
   int open_exit = kExitOk;
   std::optional<ReadableIndex> open = OpenForReading(args.index, &open_exit);
   if (!open) return open_exit;
   const storage::IndexSnapshot& snap = *open->snapshot;
   query::QueryOptions options;
+  if (timeout) {
+    options.timeout = *timeout;
+    options.deadline = start + std::chrono::milliseconds(*timeout);
+  }
   options.format = *format;
   options.explain = args.explain;
   options.tz_offset_ms = *tz;
   options.memory_limit = args.memory_mb << 20;
   query::QueryStats stats;
-  auto start = std::chrono::steady_clock::now();
   std::ios::sync_with_stdio(false);
   Status s = query::RunQuery(snap, args.query, options, &std::cout, &stats);
   std::cout.flush();
@@ -62,7 +77,8 @@ int RunQueryCommand(const QueryArgs& args) {
     std::string msg = s.message();
     if (!msg.starts_with("error: ")) msg = "error: " + msg;
     fmt::print(stderr, "{}\n", msg);
-    return s.code() == Status::Code::kInvalidArgument ? kExitUsage : kExitDamage;
+    bool usage = s.code() == Status::Code::kInvalidArgument || s.code() == Status::Code::kAborted;
+    return usage ? kExitUsage : kExitDamage;
   }
   if (args.explain) return kExitOk;
   if (stats.records_matched == 0) {
@@ -85,6 +101,8 @@ void RegisterQueryCommand(CLI::App& app, CommandRegistry& registry) {
   sub->add_option("--tz", args->tz, "zone of the times typed in the query: UTC (default) or an offset like +02:00");
   sub->add_flag("--explain", args->explain, "print the plan (postings, time pruning, scan) instead of running");
   sub->add_option("--memory-mb", args->memory_mb, "memory bound of sort/count/distinct/top/flow in MiB (default 64)");
+  sub->add_option("--timeout", args->timeout,
+                  "stop the query after this long (500ms, 30s, 5m) with a message and exit status 2");
   registry.Add(sub, [args] { return RunQueryCommand(*args); });
 }
 

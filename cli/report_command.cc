@@ -1,10 +1,12 @@
 // sipdex report [--index DIR] --week 2014-W29|last [--format html|md|json] [-o FILE] [--apps FILE]
+//               [--timeout DURATION]
 //
 // Writes the weekly hybrid-readiness report (report/README.md). Every figure
 // in it is the result of a query of the language, printed beside it.
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -26,6 +28,7 @@ struct ReportArgs {
   std::string format = "html";
   std::string output;
   std::string apps;
+  std::string timeout;  // "" = no limit
 };
 
 int RunReportCommand(const ReportArgs& args) {
@@ -42,6 +45,15 @@ int RunReportCommand(const ReportArgs& args) {
       return kExitUsage;
     }
     options.apps = std::move(*apps);
+  }
+  if (!args.timeout.empty()) {
+    std::optional<DurationMs> timeout = ParseDuration(args.timeout);
+    if (!timeout || *timeout <= 0) {
+      fmt::print(stderr, "error: --timeout takes a duration such as 500ms, 30s or 5m, got \"{}\"\n", args.timeout);
+      return kExitUsage;
+    }
+    options.timeout = *timeout;
+    options.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(*timeout);
   }
   int open_exit = kExitOk;
   std::optional<ReadableIndex> open = OpenForReading(args.index, &open_exit);
@@ -63,7 +75,8 @@ int RunReportCommand(const ReportArgs& args) {
   Result<report::Report> r = report::BuildReport(snap, options);
   if (!r.ok()) {
     fmt::print(stderr, "error: {}\n", r.status().message());
-    return r.status().code() == Status::Code::kInvalidArgument ? kExitUsage : kExitDamage;
+    bool usage = r.status().code() == Status::Code::kInvalidArgument || r.status().code() == Status::Code::kAborted;
+    return usage ? kExitUsage : kExitDamage;
   }
   std::string text = args.format == "html" ? report::RenderHtml(*r)
                      : args.format == "md" ? report::RenderMarkdown(*r)
@@ -102,6 +115,8 @@ void RegisterReportCommand(CLI::App& app, CommandRegistry& registry) {
   sub->add_option("--format", args->format, "html, md or json")->capture_default_str();
   sub->add_option("-o,--output", args->output, "write to FILE instead of stdout");
   sub->add_option("--apps", args->apps, "file of trusted application URIs, one per line (default: recognised)");
+  sub->add_option("--timeout", args->timeout,
+                  "stop after this long (500ms, 30s, 5m) with a message and exit status 2");
   registry.Add(sub, [args] { return RunReportCommand(*args); });
 }
 

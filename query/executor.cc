@@ -1,8 +1,13 @@
 #include "query/executor.h"
 
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
 #include <deque>
 #include <memory>
+#include <mutex>
+#include <sstream>
+#include <thread>
 #include <unordered_map>
 
 #include "query/binder.h"
@@ -17,8 +22,6 @@ namespace {
 using storage::IndexSnapshot;
 using storage::RecordId;
 using storage::StoredRecord;
-
-constexpr std::size_t kReadChunk = 1024;  // ids per ReadRecords call (so a limit can stop early)
 
 bool IsProjecting(Stage::Kind k) {
   return k == Stage::Kind::kCount || k == Stage::Kind::kTop || k == Stage::Kind::kDistinct || k == Stage::Kind::kFields;
@@ -287,12 +290,116 @@ TimeMs BucketStart(TimeBucket b, TimeMs t) {
   return 0;
 }
 
+// True when `e` is a time scope, or an `and` of time scopes only.
+bool IsTimeOnly(const BoundExpr& e) {
+  if (e.kind == BoundExpr::Kind::kTimeRange) return true;
+  if (e.kind != BoundExpr::Kind::kAnd) return false;
+  for (const auto& c : e.children) {
+    if (c->kind != BoundExpr::Kind::kTimeRange) return false;
+  }
+  return true;
+}
+
+// Integer fields whose value the parser reads from decimal digits of the
+// record text: a record where one equals N holds N's digits somewhere.
+bool IsDigitsField(FieldId id) {
+  switch (id) {
+    case FieldId::kStatus:
+    case FieldId::kDiag:
+    case FieldId::kResourceStatus:
+    case FieldId::kResourceDiag:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Byte strings of which a record `e` matches must contain at least one
+// (a cheap test on the unparsed text before parsing), or false when `e` gives
+// no such guarantee.
+bool RequiredLiterals(const BoundExpr& e, std::vector<std::string>* out) {
+  switch (e.kind) {
+    case BoundExpr::Kind::kCompare: {
+      if (e.field.source != FieldSource::kRecord || e.field.info == nullptr || !IsDigitsField(e.field.info->id) ||
+          (e.op != Op::kEq && e.op != Op::kIn) || e.values.empty()) {
+        return false;
+      }
+      for (const BoundValue& v : e.values) {
+        if (v.number < 0) return false;
+        out->push_back(std::to_string(v.number));
+      }
+      return true;
+    }
+    case BoundExpr::Kind::kAnd:
+      for (const auto& c : e.children) {
+        std::vector<std::string> lits;
+        if (RequiredLiterals(*c, &lits)) {
+          out->insert(out->end(), lits.begin(), lits.end());
+          return true;
+        }
+      }
+      return false;
+    case BoundExpr::Kind::kOr: {
+      std::vector<std::string> all;
+      for (const auto& c : e.children) {
+        if (!RequiredLiterals(*c, &all)) return false;
+      }
+      std::sort(all.begin(), all.end());
+      all.erase(std::unique(all.begin(), all.end()), all.end());
+      out->insert(out->end(), all.begin(), all.end());
+      return true;
+    }
+    case BoundExpr::Kind::kNot:
+    case BoundExpr::Kind::kTimeRange:
+      return false;
+  }
+  return false;
+}
+
+// What one thread keeps while it evaluates records: its own response cache
+// and evaluator, and the record parsed once for every query of a batch.
+struct Worker {
+  explicit Worker(const IndexSnapshot& snap) : responses(snap), evaluator(&responses) {}
+  ResponseCache responses;
+  Evaluator evaluator;
+  Record shallow;  // stored columns only
+  Record parsed;   // the full parse of `parsed_id`
+  RecordId parsed_id = 0;
+  bool has_parsed = false;
+  Status parse_status;
+  std::vector<int> instances;
+  std::vector<CellValue> values;
+  std::uint32_t visits = 0;  // for cheap deadline checks
+
+  // The parsed record of `sr` (parsed at most once); nullptr on a parse error.
+  const Record* Parse(const IndexSnapshot& snap, const StoredRecord& sr) {
+    if (has_parsed && parsed_id == sr.id) return parse_status.ok() ? &parsed : nullptr;
+    has_parsed = true;
+    parsed_id = sr.id;
+    parse_status = snap.Parse(sr, &parsed);
+    return parse_status.ok() ? &parsed : nullptr;
+  }
+};
+
+// The rows and counters one query got from one unit of work.
+struct UnitOut {
+  std::vector<Row> rows;
+  std::uint64_t read = 0;
+  std::uint64_t parsed = 0;
+  std::uint64_t matched = 0;
+  Status status;
+};
+
 class Execution {
  public:
   Execution(const IndexSnapshot& snap, const QueryOptions& options, std::ostream* out)
-      : snap_(snap), options_(options), out_(out), responses_(snap), evaluator_(&responses_) {}
+      : snap_(snap), options_(options), out_(out) {}
 
-  Status Run(std::string_view text, QueryStats* stats) {
+  // Parses, binds and plans `text`, and answers what postings alone can (the
+  // exact part of a count). Afterwards either finished() (explain, or
+  // nothing left to read), or the pass reads scan_segments() whole and
+  // ids() one by one and hands each record to Visit.
+  Status Prepare(std::string_view text) {
     BindOptions bo;
     bo.tz_offset_ms = options_.tz_offset_ms;
     const storage::Manifest& m = snap_.manifest();
@@ -321,54 +428,114 @@ class Execution {
     for (const BoundField& f : column_fields_) output_needs_parse_ = output_needs_parse_ || !IsStoredField(f);
     if (q_.per_resource) search_needs_parse_ = true;
     Plan plan = MakePlan(q_, snap_, search_needs_parse_ || output_needs_parse_);
+    if (q_.where && search_needs_parse_) {
+      // Conjuncts that read stored columns only are checked before parsing.
+      auto stored_only = [&](const BoundExpr& e) {
+        if (ReadsOnlyStoredFields(e)) cheap_.push_back(&e);
+      };
+      if (q_.where->kind == BoundExpr::Kind::kAnd) {
+        for (const auto& c : q_.where->children) stored_only(*c);
+      }
+      RequiredLiterals(*q_.where, &literals_);
+    }
 
-    std::vector<RecordId> ids;
     if (plan.driver) {
       Result<std::vector<RecordId>> r = EvalPostings(*plan.driver, snap_);
       if (!r.ok()) return r.status();
-      ids = FilterBySegments(std::move(*r), plan);
-      stats_.candidates = ids.size();
+      ids_ = FilterBySegments(std::move(*r), plan);
+      stats_.candidates = ids_.size();
+    } else {
+      scan_segments_ = plan.segments;
     }
     if (options_.explain) {
       *out_ << plan.ToString();
-      if (plan.driver) *out_ << "candidates: " << ids.size() << " records after postings and time pruning\n";
-      if (stats != nullptr) *stats = stats_;
+      if (plan.driver) *out_ << "candidates: " << ids_.size() << " records after postings and time pruning\n";
+      finished_ = true;
       return Status::Ok();
     }
-
     Status s;
-    if (!options_.explain && CountFromPostings(plan, &s)) {
-      if (s.ok()) s = head_->Finish();
-      stats_.rows_written = writer_->rows_written();
-      if (stats != nullptr) *stats = stats_;
-      return s;
+    if (CountFromPostings(plan, &s)) SIPDEX_RETURN_IF_ERROR(s);
+    if (ids_.empty() && scan_segments_.empty()) finished_ = true;
+    return Status::Ok();
+  }
+
+  bool finished() const { return finished_; }
+  const std::vector<std::size_t>& scan_segments() const { return scan_segments_; }
+  const std::vector<RecordId>& ids() const { return ids_; }
+  // True once the stages need no more rows (a limit was reached).
+  bool Done() const { return head_->Done(); }
+
+  // Evaluates one record on `w`'s thread; its rows go to *out. Thread-safe:
+  // reads only the bound query and the snapshot.
+  void Visit(const StoredRecord& sr, Worker* w, UnitOut* out) const {
+    if (!out->status.ok()) return;
+    ++out->read;
+    Shallow(sr, &w->shallow);
+    const storage::Manifest& m = snap_.manifest();
+    std::string_view file = sr.file_id < m.files.size() ? std::string_view(m.files[sr.file_id].name) : "";
+    RowInput row{&w->shallow, file, sr.server};
+    for (const BoundExpr* e : cheap_) {
+      if (!w->evaluator.Eval(*e, row, -1)) return;
     }
-    if (plan.driver) {
-      for (std::size_t i = 0; i < ids.size() && s.ok() && !head_->Done(); i += kReadChunk) {
-        std::size_t n = std::min(kReadChunk, ids.size() - i);
-        s = snap_.ReadRecords(std::span<const RecordId>(ids.data() + i, n), [&](const StoredRecord& sr) { Visit(sr); });
-        if (s.ok()) s = status_;
-      }
-    } else {
-      const auto& map = snap_.time_map();
-      for (std::size_t idx : plan.segments) {
-        if (!s.ok() || head_->Done()) break;
-        s = snap_.ReadSegment(map[idx].first_id, [&](const StoredRecord& sr) { Visit(sr); });
-        if (s.ok()) s = status_;
-      }
+    if (!literals_.empty()) {
+      bool any = false;
+      for (const std::string& lit : literals_) any = any || sr.text.find(lit) != std::string_view::npos;
+      if (!any) return;
     }
-    if (s.ok()) s = responses_.status();
-    if (s.ok()) s = head_->Finish();
-    stats_.rows_written = writer_->rows_written();
+    bool parsed = false;
+    if (search_needs_parse_) {
+      const Record* r = w->Parse(snap_, sr);
+      if (r == nullptr) {
+        out->status = w->parse_status;
+        return;
+      }
+      row.record = r;
+      parsed = true;
+      ++out->parsed;
+    }
+    if (!w->evaluator.Match(q_, row, &w->instances)) return;
+    ++out->matched;
+    if (!parsed && output_needs_parse_) {
+      const Record* r = w->Parse(snap_, sr);
+      if (r == nullptr) {
+        out->status = w->parse_status;
+        return;
+      }
+      row.record = r;
+      ++out->parsed;
+    }
+    for (int inst : w->instances) EmitRows(row, inst, sr, w, out);
+    if (!w->responses.status().ok()) out->status = w->responses.status();
+  }
+
+  // Pushes one unit's rows into the stages (calling thread only).
+  Status Take(UnitOut&& u) {
+    SIPDEX_RETURN_IF_ERROR(u.status);
+    stats_.records_read += u.read;
+    stats_.records_parsed += u.parsed;
+    stats_.records_matched += u.matched;
+    for (Row& r : u.rows) {
+      if (head_->Done()) break;
+      ++stats_.rows;
+      SIPDEX_RETURN_IF_ERROR(head_->Push(std::move(r)));
+    }
+    return Status::Ok();
+  }
+
+  Status Finish(QueryStats* stats) {
+    Status s;
+    if (!options_.explain && head_ != nullptr) s = head_->Finish();
+    if (writer_) stats_.rows_written = writer_->rows_written();
     if (stats != nullptr) *stats = stats_;
     return s;
   }
 
  private:
   // `SEARCH | count [by minute|hour|day|week]` where the search is exact on
-  // postings: records of segments that lie inside the time range (and inside
-  // one bucket) are counted from postings without decoding; the others are
-  // read and evaluated as usual. Returns false when the shape does not apply.
+  // postings (or only a time scope): records of segments that lie inside the
+  // time range (and inside one bucket) are counted from postings (or the time
+  // map) without decoding; the others are left to the pass. Returns false
+  // when the shape does not apply.
   bool CountFromPostings(const Plan& plan, Status* s) {
     if (!q_.where || q_.per_resource || q_.stages.size() != 1) return false;
     const BoundStage& st = q_.stages[0];
@@ -378,50 +545,60 @@ class Execution {
       if (st.fields[0].source != FieldSource::kBucket) return false;
       bucket = st.fields[0].bucket;
     }
-    std::optional<PostingsNode> exact = ExactPostings(*q_.where, true);
-    if (!exact) return false;
-    Result<std::vector<RecordId>> ids = EvalPostings(*exact, snap_);
-    if (!ids.ok()) {
-      *s = ids.status();
-      return true;
+    const bool time_only = IsTimeOnly(*q_.where);
+    std::vector<RecordId> exact_ids;
+    if (!time_only) {
+      std::optional<PostingsNode> exact = ExactPostings(*q_.where, true);
+      if (!exact) return false;
+      Result<std::vector<RecordId>> ids = EvalPostings(*exact, snap_);
+      if (!ids.ok()) {
+        *s = ids.status();
+        return true;
+      }
+      exact_ids = std::move(*ids);
+      stats_.candidates = exact_ids.size();
     }
     const auto& map = snap_.time_map();
     std::vector<RecordId> slow;
+    std::vector<std::size_t> slow_segments;
     std::size_t i = 0;
     for (std::size_t idx : plan.segments) {
       const storage::SegmentInfo& seg = map[idx];
-      while (i < ids->size() && (*ids)[i] < seg.first_id) ++i;
       std::size_t j = i;
-      while (j < ids->size() && (*ids)[j] < seg.first_id + seg.count) ++j;
-      if (j == i) continue;
+      std::uint64_t n = seg.count;
+      if (!time_only) {
+        while (i < exact_ids.size() && exact_ids[i] < seg.first_id) ++i;
+        j = i;
+        while (j < exact_ids.size() && exact_ids[j] < seg.first_id + seg.count) ++j;
+        n = j - i;
+      }
+      if (n == 0) continue;
       bool inside =
           seg.min_time <= seg.max_time && seg.min_time >= plan.from && seg.max_time < plan.to &&
           (bucket == TimeBucket::kNone || BucketStart(bucket, seg.min_time) == BucketStart(bucket, seg.max_time));
       if (!inside) {
-        slow.insert(slow.end(), ids->begin() + static_cast<std::ptrdiff_t>(i),
-                    ids->begin() + static_cast<std::ptrdiff_t>(j));
+        if (time_only) {
+          slow_segments.push_back(idx);
+        } else {
+          slow.insert(slow.end(), exact_ids.begin() + static_cast<std::ptrdiff_t>(i),
+                      exact_ids.begin() + static_cast<std::ptrdiff_t>(j));
+        }
         i = j;
         continue;
       }
       Row row;
       if (bucket != TimeBucket::kNone) row.cells.push_back(ToCell(st.fields[0], CellValue{true, seg.min_time, {}}));
-      for (; i < j; ++i) {
-        Row r = row;
-        ++stats_.records_matched;
-        ++stats_.rows;
-        Status ps = head_->Push(std::move(r));
-        if (!ps.ok()) {
-          *s = ps;
-          return true;
-        }
+      stats_.records_matched += n;
+      stats_.rows += n;
+      Status ps = head_->PushMany(std::move(row), n);
+      if (!ps.ok()) {
+        *s = ps;
+        return true;
       }
+      i = j;
     }
-    stats_.candidates = ids->size();
-    for (std::size_t k = 0; k < slow.size() && s->ok(); k += kReadChunk) {
-      std::size_t n = std::min(kReadChunk, slow.size() - k);
-      *s = snap_.ReadRecords(std::span<const RecordId>(slow.data() + k, n), [&](const StoredRecord& sr) { Visit(sr); });
-      if (s->ok()) *s = status_;
-    }
+    ids_ = std::move(slow);
+    scan_segments_ = std::move(slow_segments);
     return true;
   }
 
@@ -539,54 +716,21 @@ class Execution {
     return out;
   }
 
-  void Visit(const StoredRecord& sr) {
-    if (!status_.ok() || head_->Done()) return;
-    ++stats_.records_read;
-    bool parsed = false;
-    if (search_needs_parse_) {
-      Status s = snap_.Parse(sr, &record_);
-      if (!s.ok()) {
-        status_ = s;
-        return;
-      }
-      parsed = true;
-      ++stats_.records_parsed;
-    } else {
-      Shallow(sr, &record_);
-    }
-    const storage::Manifest& m = snap_.manifest();
-    std::string_view file = sr.file_id < m.files.size() ? std::string_view(m.files[sr.file_id].name) : "";
-    RowInput row{&record_, file, sr.server};
-    if (!evaluator_.Match(q_, row, &instances_)) return;
-    ++stats_.records_matched;
-    if (!parsed && output_needs_parse_) {
-      Status s = snap_.Parse(sr, &record_);
-      if (!s.ok()) {
-        status_ = s;
-        return;
-      }
-      ++stats_.records_parsed;
-    }
-    for (int inst : instances_) {
-      if (!EmitRows(row, inst, sr)) return;
-    }
-  }
-
-  // Builds the row(s) of one record instance and pushes them. False to stop.
-  bool EmitRows(const RowInput& row, int inst, const StoredRecord& sr) {
+  // Builds the row(s) of one record instance into out->rows.
+  void EmitRows(const RowInput& row, int inst, const StoredRecord& sr, Worker* w, UnitOut* out) const {
     std::vector<std::vector<OutCell>> choices(column_fields_.size());
     std::size_t combos = 1;
     for (std::size_t i = 0; i < column_fields_.size(); ++i) {
       const BoundField& f = column_fields_[i];
-      values_.clear();
-      CollectValues(f, row, inst, &responses_, &values_);
-      if (values_.empty()) {
+      w->values.clear();
+      CollectValues(f, row, inst, &w->responses, &w->values);
+      if (w->values.empty()) {
         choices[i].push_back(OutCell::Null());
-      } else if (values_.size() == 1) {
-        choices[i].push_back(ToCell(f, values_[0]));
+      } else if (w->values.size() == 1) {
+        choices[i].push_back(ToCell(f, w->values[0]));
       } else if (expand_[i]) {
         // One row per distinct value: a code in two ms-diagnostics headers counts once.
-        for (const CellValue& v : values_) {
+        for (const CellValue& v : w->values) {
           OutCell c = ToCell(f, v);
           bool seen = false;
           for (const OutCell& o : choices[i]) seen = seen || CompareCells(o, c) == 0;
@@ -595,35 +739,25 @@ class Execution {
         combos *= choices[i].size();
       } else {
         std::string joined;
-        for (const CellValue& v : values_) joined += (joined.empty() ? "" : ",") + ToCell(f, v).ToString();
+        for (const CellValue& v : w->values) joined += (joined.empty() ? "" : ",") + ToCell(f, v).ToString();
         choices[i].push_back(OutCell::Text(std::move(joined)));
       }
     }
     combos = std::min<std::size_t>(combos, 4096);
     for (std::size_t c = 0; c < combos; ++c) {
-      Row r;
+      Row& r = out->rows.emplace_back();
       std::size_t rest = c;
       for (auto& ch : choices) {
         r.cells.push_back(ch[rest % ch.size()]);
         rest /= ch.size();
       }
       if (format_ == OutputFormat::kRaw) r.raw = std::string(sr.text);
-      ++stats_.rows;
-      Status s = head_->Push(std::move(r));
-      if (!s.ok()) {
-        status_ = s;
-        return false;
-      }
-      if (head_->Done()) return false;
     }
-    return true;
   }
 
   const IndexSnapshot& snap_;
   const QueryOptions& options_;
   std::ostream* out_;
-  ResponseCache responses_;
-  Evaluator evaluator_;
   BoundQuery q_;
   OutputFormat format_ = OutputFormat::kTable;
   std::vector<BoundField> column_fields_;
@@ -634,14 +768,211 @@ class Execution {
   RowSink* head_ = nullptr;
   bool search_needs_parse_ = true;
   bool output_needs_parse_ = true;
-  Record record_;
-  std::vector<int> instances_;
-  std::vector<CellValue> values_;
-  Status status_;
+  std::vector<const BoundExpr*> cheap_;  // stored-only conjuncts, tried before parsing
+  std::vector<std::string> literals_;    // the text must hold one of these (empty: no test)
+  bool finished_ = false;
+  std::vector<std::size_t> scan_segments_;  // read whole
+  std::vector<RecordId> ids_;               // read one by one (ascending)
   QueryStats stats_;
 };
 
+// One unit of a pass: a segment, read whole when a query scans it, else only
+// the candidate records of the queries that want some of it.
+struct Unit {
+  std::size_t segment = 0;
+  bool whole = false;
+  std::vector<RecordId> ids;  // the union of the wanted ids (when !whole)
+  struct Part {
+    std::size_t query = 0;
+    bool whole = false;        // every record of the segment
+    std::size_t begin = 0;     // else ids()[begin, end) of that query
+    std::size_t end = 0;
+  };
+  std::vector<Part> parts;
+};
+
+std::vector<Unit> MakeUnits(const IndexSnapshot& snap, const std::vector<Execution*>& queries) {
+  const auto& map = snap.time_map();
+  std::vector<std::size_t> seg_cursor(queries.size(), 0), id_cursor(queries.size(), 0);
+  std::vector<Unit> units;
+  for (std::size_t idx = 0; idx < map.size(); ++idx) {
+    const storage::SegmentInfo& seg = map[idx];
+    const RecordId end_id = seg.first_id + seg.count;
+    Unit u;
+    u.segment = idx;
+    for (std::size_t q = 0; q < queries.size(); ++q) {
+      const Execution& e = *queries[q];
+      if (e.finished()) continue;
+      const auto& segs = e.scan_segments();
+      std::size_t& sc = seg_cursor[q];
+      while (sc < segs.size() && segs[sc] < idx) ++sc;
+      if (sc < segs.size() && segs[sc] == idx) {
+        u.whole = true;
+        u.parts.push_back({q, true, 0, 0});
+        continue;
+      }
+      const auto& ids = e.ids();
+      std::size_t& ic = id_cursor[q];
+      while (ic < ids.size() && ids[ic] < seg.first_id) ++ic;
+      std::size_t b = ic;
+      while (ic < ids.size() && ids[ic] < end_id) ++ic;
+      if (ic > b) u.parts.push_back({q, false, b, ic});
+    }
+    if (u.parts.empty()) continue;
+    if (!u.whole) {
+      for (const Unit::Part& p : u.parts) {
+        const auto& ids = queries[p.query]->ids();
+        std::size_t mid = u.ids.size();
+        u.ids.insert(u.ids.end(), ids.begin() + static_cast<std::ptrdiff_t>(p.begin),
+                     ids.begin() + static_cast<std::ptrdiff_t>(p.end));
+        std::inplace_merge(u.ids.begin(), u.ids.begin() + static_cast<std::ptrdiff_t>(mid), u.ids.end());
+      }
+      u.ids.erase(std::unique(u.ids.begin(), u.ids.end()), u.ids.end());
+    }
+    units.push_back(std::move(u));
+  }
+  return units;
+}
+
+// Reads one unit and evaluates its records for every query that wants them.
+// `done[q]` tells which queries need no more rows.
+std::vector<UnitOut> RunUnit(const IndexSnapshot& snap, const Unit& u, const std::vector<Execution*>& queries,
+                             const std::vector<char>& done, const QueryOptions& options, Worker* w,
+                             Status* status) {
+  std::vector<UnitOut> outs(queries.size());
+  std::vector<std::size_t> cursor(u.parts.size());
+  for (std::size_t i = 0; i < u.parts.size(); ++i) cursor[i] = u.parts[i].begin;
+  Status stop;
+  auto visit = [&](const StoredRecord& sr) {
+    if (!stop.ok()) return;
+    if ((++w->visits & 255) == 0 && std::chrono::steady_clock::now() > options.deadline) {
+      stop = Status::Aborted(TimeoutMessage(options.timeout));
+      return;
+    }
+    for (std::size_t i = 0; i < u.parts.size(); ++i) {
+      const Unit::Part& p = u.parts[i];
+      if (!p.whole) {
+        const auto& ids = queries[p.query]->ids();
+        if (cursor[i] >= p.end || ids[cursor[i]] != sr.id) continue;
+        ++cursor[i];
+      }
+      if (done[p.query]) continue;
+      queries[p.query]->Visit(sr, w, &outs[p.query]);
+    }
+  };
+  const storage::SegmentInfo& seg = snap.time_map()[u.segment];
+  Status s = u.whole ? snap.ReadSegment(seg.first_id, visit) : snap.ReadRecords(u.ids, visit);
+  if (s.ok()) s = stop;
+  *status = s;
+  w->has_parsed = false;  // the parsed record points into text that is gone
+  return outs;
+}
+
+// Feeds every unit to the queries, `options.threads` units at a time, and
+// hands the rows to each query in unit (id) order on the calling thread.
+Status RunPass(const IndexSnapshot& snap, const std::vector<Execution*>& queries, const QueryOptions& options) {
+  if (std::chrono::steady_clock::now() > options.deadline) return Status::Aborted(TimeoutMessage(options.timeout));
+  std::vector<Unit> units = MakeUnits(snap, queries);
+  std::vector<char> done(queries.size(), 0);
+  auto take = [&](std::vector<UnitOut>& outs) -> Status {
+    for (std::size_t q = 0; q < queries.size(); ++q) {
+      if (done[q]) continue;
+      SIPDEX_RETURN_IF_ERROR(queries[q]->Take(std::move(outs[q])));
+      if (queries[q]->Done()) done[q] = 1;
+    }
+    return Status::Ok();
+  };
+  const std::size_t threads =
+      std::min<std::size_t>(static_cast<std::size_t>(std::max(options.threads, 1)), units.size());
+  if (threads <= 1) {
+    Worker w(snap);
+    for (const Unit& u : units) {
+      if (std::all_of(done.begin(), done.end(), [](char d) { return d != 0; })) break;
+      if (std::chrono::steady_clock::now() > options.deadline) return Status::Aborted(TimeoutMessage(options.timeout));
+      Status s;
+      std::vector<UnitOut> outs = RunUnit(snap, u, queries, done, options, &w, &s);
+      SIPDEX_RETURN_IF_ERROR(s);
+      SIPDEX_RETURN_IF_ERROR(take(outs));
+    }
+    return Status::Ok();
+  }
+
+  // Workers take units in order; the calling thread consumes them in order.
+  // At most `window` units are evaluated ahead of the consumer (memory bound).
+  const std::size_t window = 2 * threads;
+  struct Slot {
+    bool ready = false;
+    Status status;
+    std::vector<UnitOut> outs;
+  };
+  std::vector<Slot> slots(units.size());
+  std::mutex mu;
+  std::condition_variable cv;
+  std::size_t next = 0, consumed = 0;
+  bool stop = false;
+  std::vector<char> done_shared = done;  // guarded by mu; copied by workers per unit
+  auto work = [&] {
+    Worker w(snap);
+    for (;;) {
+      std::size_t k;
+      std::vector<char> done_now;
+      {
+        std::unique_lock lock(mu);
+        cv.wait(lock, [&] { return stop || next >= units.size() || next < consumed + window; });
+        if (stop || next >= units.size()) return;
+        k = next++;
+        done_now = done_shared;
+      }
+      Status s;
+      std::vector<UnitOut> outs = RunUnit(snap, units[k], queries, done_now, options, &w, &s);
+      {
+        std::lock_guard lock(mu);
+        slots[k].ready = true;
+        slots[k].status = std::move(s);
+        slots[k].outs = std::move(outs);
+      }
+      cv.notify_all();
+    }
+  };
+  std::vector<std::thread> pool;
+  for (std::size_t t = 0; t < threads; ++t) pool.emplace_back(work);
+  Status result;
+  for (std::size_t k = 0; k < units.size() && result.ok(); ++k) {
+    Slot slot;
+    {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return slots[k].ready; });
+      slot = std::move(slots[k]);
+    }
+    result = slot.status;
+    if (result.ok()) result = take(slot.outs);
+    if (result.ok() && std::chrono::steady_clock::now() > options.deadline) {
+      result = Status::Aborted(TimeoutMessage(options.timeout));
+    }
+    bool all_done = std::all_of(done.begin(), done.end(), [](char d) { return d != 0; });
+    {
+      std::lock_guard lock(mu);
+      consumed = k + 1;
+      done_shared = done;
+      if (!result.ok() || all_done) stop = true;
+    }
+    cv.notify_all();
+    if (all_done) break;
+  }
+  {
+    std::lock_guard lock(mu);
+    stop = true;
+  }
+  cv.notify_all();
+  for (std::thread& t : pool) t.join();
+  return result;
+}
+
 }  // namespace
+
+std::string TimeoutMessage(DurationMs timeout) {
+  return "query stopped: it ran longer than --timeout " + FormatDuration(timeout);
+}
 
 std::vector<std::string> RecordColumns(OutputFormat format, bool per_resource) {
   std::vector<std::string> cols;
@@ -662,7 +993,39 @@ Status RunQuery(const storage::IndexSnapshot& snapshot, std::string_view text, c
                 std::ostream* out, QueryStats* stats) {
   if (IsSequenceQuery(text)) return RunSequenceQuery(snapshot, text, options, out, stats);  // query/sequence_exec.h
   Execution e(snapshot, options, out);
-  return e.Run(text, stats);
+  Status s = e.Prepare(text);
+  if (!s.ok()) return s;
+  if (!e.finished()) s = RunPass(snapshot, {&e}, options);
+  Status f = e.Finish(stats);
+  return s.ok() ? f : s;
+}
+
+Status RunQueries(const storage::IndexSnapshot& snapshot, std::span<BatchQuery> queries,
+                  const QueryOptions& options) {
+  std::vector<std::unique_ptr<std::ostringstream>> outs;
+  std::vector<std::unique_ptr<Execution>> execs;
+  std::vector<Execution*> pass;
+  std::vector<std::size_t> index;  // queries[index[i]] is pass[i]
+  for (std::size_t i = 0; i < queries.size(); ++i) {
+    BatchQuery& b = queries[i];
+    if (options.explain || IsSequenceQuery(b.text)) {
+      std::ostringstream o;
+      SIPDEX_RETURN_IF_ERROR(RunQuery(snapshot, b.text, options, &o, &b.stats));
+      b.output = o.str();
+      continue;
+    }
+    outs.push_back(std::make_unique<std::ostringstream>());
+    execs.push_back(std::make_unique<Execution>(snapshot, options, outs.back().get()));
+    SIPDEX_RETURN_IF_ERROR(execs.back()->Prepare(b.text));
+    pass.push_back(execs.back().get());
+    index.push_back(i);
+  }
+  SIPDEX_RETURN_IF_ERROR(RunPass(snapshot, pass, options));
+  for (std::size_t i = 0; i < pass.size(); ++i) {
+    SIPDEX_RETURN_IF_ERROR(pass[i]->Finish(&queries[index[i]].stats));
+    queries[index[i]].output = outs[i]->str();
+  }
+  return Status::Ok();
 }
 
 }  // namespace sipdex::query

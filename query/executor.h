@@ -8,14 +8,17 @@
 // count/top/distinct/fields change the columns. Records come in index order
 // (file by file, time order within a file); `| sort time` orders globally.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <ostream>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/status.h"
+#include "common/time.h"
 #include "query/output.h"
 #include "storage/index.h"
 
@@ -30,7 +33,19 @@ struct QueryOptions {
   // Bytes a stateful stage (sort, count, top, distinct, flow) may hold.
   // Sort spills beyond it; the others fail with ResourceExhausted. Default 64 MiB.
   std::size_t memory_limit = 64u << 20;
+  // The instant after which a query stops with Aborted (--timeout); `timeout`
+  // is the limit as given, for the message. Default: no limit.
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  DurationMs timeout = 0;
+  // Threads that decode, parse and evaluate segments (segments are
+  // independent; rows still reach the stages in id order). 1 runs everything
+  // on the calling thread. Default 2 (the machines this runs on have 2+ cores).
+  int threads = 2;
 };
+
+// The message of a query stopped by QueryOptions::deadline:
+// "query stopped: it ran longer than --timeout 5s".
+std::string TimeoutMessage(DurationMs timeout);
 
 struct QueryStats {
   std::uint64_t candidates = 0;    // ids from postings (0 when scanning)
@@ -55,8 +70,23 @@ std::vector<std::string> RecordColumns(OutputFormat format, bool per_resource);
 // `out`. Errors: InvalidArgument for a bad query (message = the formatted
 // error with caret) or an impossible format (raw after count); ResourceExhausted
 // when a stage exceeds the memory bound; storage errors as they come. `stats`
-// may be null.
+// may be null. Aborted (TimeoutMessage) when options.deadline passes.
 Status RunQuery(const storage::IndexSnapshot& snapshot, std::string_view text, const QueryOptions& options,
                 std::ostream* out, QueryStats* stats);
+
+// One query of a batch (RunQueries): its text in, its output and stats out.
+struct BatchQuery {
+  std::string text;
+  std::string output;  // what RunQuery would have written to its stream
+  QueryStats stats;
+};
+
+// Runs every query of `queries` on `snapshot` as RunQuery would (each one's
+// output and stats are the same), but in one pass: each segment any of them
+// needs is decoded once, each record parsed at most once, and handed to every
+// query that wants it, in id order. For the report, whose queries all read
+// the same week. `sequence` queries and --explain run on their own. Returns
+// the first error of any query (the outputs are then incomplete).
+Status RunQueries(const storage::IndexSnapshot& snapshot, std::span<BatchQuery> queries, const QueryOptions& options);
 
 }  // namespace sipdex::query

@@ -6,6 +6,15 @@
 #include <unordered_map>
 
 namespace sipdex::query {
+
+Status RowSink::PushMany(Row&& row, std::uint64_t n) {
+  for (std::uint64_t i = 0; i < n && !Done(); ++i) {
+    Row copy = i + 1 == n ? std::move(row) : row;
+    SIPDEX_RETURN_IF_ERROR(Push(std::move(copy)));
+  }
+  return Status::Ok();
+}
+
 namespace {
 
 // Control characters would break the table layout: shown as spaces.

@@ -53,6 +53,9 @@ class RowSink {
   virtual ~RowSink() = default;
   // Takes the next row. An error stops the query.
   virtual Status Push(Row&& row) = 0;
+  // Takes `n` rows equal to `row` (counts answered from postings). The
+  // default pushes n copies; counting stages add n at once.
+  virtual Status PushMany(Row&& row, std::uint64_t n);
   // True once the sink needs no more rows (limit reached): producers stop.
   virtual bool Done() const { return false; }
   // No more rows: flush buffered state downstream.

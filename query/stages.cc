@@ -102,7 +102,15 @@ class CountStage : public RowSink {
   CountStage(std::vector<int> keys, int distinct, std::int64_t top_n, std::size_t limit, RowSink* next)
       : keys_(std::move(keys)), distinct_(distinct), top_n_(top_n), limit_(limit), next_(next) {}
 
-  Status Push(Row&& row) override {
+  Status Push(Row&& row) override { return Add(std::move(row), 1); }
+  Status PushMany(Row&& row, std::uint64_t n) override {
+    if (distinct_ >= 0) return RowSink::PushMany(std::move(row), n);
+    return n == 0 ? Status::Ok() : Add(std::move(row), static_cast<std::int64_t>(n));
+  }
+
+ private:
+  // Counts `n` rows equal to `row` (n is 1 when counting distinct values).
+  Status Add(Row&& row, std::int64_t n) {
     if (top_n_ > 0 && row.cells.at(static_cast<std::size_t>(keys_.at(0))).kind == OutCell::Kind::kNull) {
       return Status::Ok();  // top ranks values; rows without one do not compete
     }
@@ -126,12 +134,13 @@ class CountStage : public RowSink {
         }
       }
     } else {
-      ++g.count;
+      g.count += n;
     }
     if (bytes_ > limit_) return TooBig(top_n_ > 0 ? "top" : "count", limit_);
     return Status::Ok();
   }
 
+ public:
   Status Finish() override {
     std::vector<Group*> order;
     order.reserve(groups_.size());

@@ -49,13 +49,58 @@ std::int64_t CellNumber(const Json& v) {
   return 0;
 }
 
+// The jsonl output of every query the report ran, by query text. Queries
+// are run in batches (Prefetch: one pass for many queries); a query asked
+// for without a prefetch runs on its own.
+class QueryCache {
+ public:
+  QueryCache(const storage::IndexSnapshot& snapshot, const ReportOptions& options) : snapshot_(snapshot) {
+    options_.format = query::OutputFormat::kJsonl;
+    options_.deadline = options.deadline;
+    options_.timeout = options.timeout;
+  }
+
+  // Runs the queries of `texts` not run yet, in one batch.
+  Status Prefetch(const std::vector<std::string>& texts) {
+    std::vector<query::BatchQuery> batch;
+    std::set<std::string> seen;
+    for (const std::string& t : texts) {
+      if (outputs_.count(t) != 0 || !seen.insert(t).second) continue;
+      batch.push_back(query::BatchQuery{t, {}, {}});
+    }
+    if (batch.empty()) return Status::Ok();
+    Status s = query::RunQueries(snapshot_, batch, options_);
+    if (!s.ok()) return Failed(s, batch.size() == 1 ? batch[0].text : "(a batch of report queries)");
+    for (query::BatchQuery& b : batch) outputs_[b.text] = std::move(b.output);
+    return Status::Ok();
+  }
+
+  // The jsonl output of `text` (run now unless prefetched).
+  Result<std::string> Output(const std::string& text) {
+    auto it = outputs_.find(text);
+    if (it == outputs_.end()) {
+      SIPDEX_RETURN_IF_ERROR(Prefetch({text}));
+      it = outputs_.find(text);
+    }
+    return it->second;
+  }
+
+ private:
+  static Status Failed(const Status& s, const std::string& text) {
+    if (s.code() != Status::Code::kInvalidArgument) return s;
+    return Status::InvalidArgument("report query failed: " + text + "\n" + s.message());
+  }
+
+  const storage::IndexSnapshot& snapshot_;
+  query::QueryOptions options_;
+  std::map<std::string, std::string> outputs_;
+};
+
 // Runs queries through the query engine and reads their jsonl rows: the
 // report sees exactly what `sipdex query --format jsonl` prints.
 class Runner {
  public:
-  Runner(const storage::IndexSnapshot& snapshot, IsoWeek week) : snapshot_(snapshot) {
-    week_ = FormatIsoWeek(week);
-  }
+  Runner(QueryCache* cache, IsoWeek week) : cache_(cache) { week_ = FormatIsoWeek(week); }
 
   // The named query of report/queries with {week} filled in.
   std::string Search(const std::string& name) const {
@@ -64,16 +109,13 @@ class Runner {
     return q;
   }
 
+  Status Prefetch(const std::vector<std::string>& texts) { return cache_->Prefetch(texts); }
+
   Result<std::vector<Json>> Rows(const std::string& text) {
-    std::ostringstream out;
-    query::QueryOptions options;
-    options.format = query::OutputFormat::kJsonl;
-    Status s = query::RunQuery(snapshot_, text, options, &out, nullptr);
-    if (!s.ok()) return Status(s.code() == Status::Code::kInvalidArgument
-                                   ? Status::InvalidArgument("report query failed: " + text + "\n" + s.message())
-                                   : s);
+    Result<std::string> out = cache_->Output(text);
+    if (!out.ok()) return out.status();
     std::vector<Json> rows;
-    std::istringstream in(out.str());
+    std::istringstream in(*out);
     for (std::string line; std::getline(in, line);) {
       if (line.empty()) continue;
       Json j = Json::parse(line, nullptr, /*allow_exceptions=*/false);
@@ -83,10 +125,16 @@ class Runner {
     return rows;
   }
 
+  // The texts Count and CountBy run.
+  static std::string CountText(const std::string& search) { return search + " | count"; }
+  static std::string CountByText(const std::string& search, const std::string& key) {
+    return search + " | count by " + key;
+  }
+
   // `text | count` as one number.
   Result<Figure> Count(const std::string& search) {
     Figure f;
-    f.query = search + " | count";
+    f.query = CountText(search);
     Result<std::vector<Json>> rows = Rows(f.query);
     if (!rows.ok()) return rows.status();
     if (!rows->empty()) f.value = CellNumber((*rows)[0]["count"]);
@@ -96,7 +144,7 @@ class Runner {
   // `text | count by KEY` as a map from the key's text to the count.
   Result<std::map<std::string, std::int64_t>> CountBy(const std::string& search, const std::string& key,
                                                       std::string* query_text) {
-    *query_text = search + " | count by " + key;
+    *query_text = CountByText(search, key);
     Result<std::vector<Json>> rows = Rows(*query_text);
     if (!rows.ok()) return rows.status();
     std::map<std::string, std::int64_t> out;
@@ -105,7 +153,7 @@ class Runner {
   }
 
  private:
-  const storage::IndexSnapshot& snapshot_;
+  QueryCache* cache_;
   std::string week_;
 };
 
@@ -121,11 +169,17 @@ struct RefusalListing {
   std::string single_query, batch_query, notify_query;
 };
 
+void SetListingQueries(const Runner& run, RefusalListing* l) {
+  l->single_query = run.Search("refused_single") + " | fields time, from.uri, to.uri";
+  l->batch_query = run.Search("refused_batch") + " | fields time, from.uri, resource.uri";
+  l->notify_query = run.Search("refused_notify") + " | fields time, to.uri, resource.uri";
+}
+
+std::string UcmaQuery(const Runner& run) { return run.Search("ucma_subscribers") + " | distinct from.uri"; }
+
 Result<RefusalListing> ListRefusals(Runner& run) {
   RefusalListing l;
-  l.single_query = run.Search("refused_single") + " | fields time, from.uri, to.uri";
-  l.batch_query = run.Search("refused_batch") + " | fields time, from.uri, resource.uri";
-  l.notify_query = run.Search("refused_notify") + " | fields time, to.uri, resource.uri";
+  SetListingQueries(run, &l);
   struct Part {
     const std::string* query;
     std::vector<Refusal>* out;
@@ -157,7 +211,7 @@ std::string Joined(std::initializer_list<std::string> queries) {
 // The trusted applications of a week under the default rule.
 Result<std::vector<std::string>> DefaultApps(Runner& run, const RefusalListing& refusals) {
   std::set<std::string> apps;
-  Result<std::vector<Json>> ucma = run.Rows(run.Search("ucma_subscribers") + " | distinct from.uri");
+  Result<std::vector<Json>> ucma = run.Rows(UcmaQuery(run));
   if (!ucma.ok()) return ucma.status();
   for (const Json& r : *ucma) apps.insert(CellText(r["from.uri"]));
   for (const auto* list : {&refusals.single, &refusals.batch, &refusals.notify}) {
@@ -173,9 +227,83 @@ struct WeekFigures {
   RefusalListing refusals;
 };
 
-Result<WeekFigures> ComputeWeek(const storage::IndexSnapshot& snapshot, IsoWeek week,
-                                const std::optional<std::vector<std::string>>& given_apps) {
-  Runner run(snapshot, week);
+// `name` restricted to the week's applications.
+std::string AppsSearch(const Runner& run, const char* name, const std::vector<std::string>& apps) {
+  return run.Search(name) + " and from.uri in " + InList(apps);
+}
+
+// The query of the most frequent reason logged with ms-diagnostics `code_text` in `week`.
+std::string ReasonQuery(const std::string& week, const std::string& code_text) {
+  return "diag = " + code_text + " and diag.reason exists and week " + week + " | top 1 diag.reason";
+}
+
+// The query of an application's first (or last) SUBSCRIBE of the week.
+std::string FirstLastQuery(const Runner& run, const std::string& app, bool last) {
+  return run.Search("subscribes") + " and from.uri = " + Quote(app) + " | sort time" + (last ? " desc" : "") +
+         " | limit 1 | fields time";
+}
+
+// The queries of a week that depend on nothing else (run in one batch first).
+std::vector<std::string> IndependentQueries(const Runner& run, bool given_apps, bool whole_report) {
+  RefusalListing l;
+  SetListingQueries(run, &l);
+  std::vector<std::string> t = {l.single_query, l.batch_query, l.notify_query};
+  if (!given_apps) t.push_back(UcmaQuery(run));
+  for (const char* name : {"refused_single", "refused_batch", "refused_notify"}) {
+    t.push_back(Runner::CountText(run.Search(name)));
+  }
+  if (!whole_report) return t;
+  t.push_back(Runner::CountByText(run.Search("coverage"), "server, day"));
+  t.push_back(Runner::CountText(run.Search("records")));
+  t.push_back(Runner::CountText(run.Search("malformed")));
+  for (const char* name : {"subscribes", "unanswered", "refused_single", "refused_batch", "successes"}) {
+    t.push_back(Runner::CountByText(run.Search(name), "from.uri"));
+  }
+  t.push_back(Runner::CountByText(run.Search("refused_notify"), "to.uri"));
+  for (const char* name : {"refused_single", "refused_batch", "refused_notify", "successes"}) {
+    t.push_back(Runner::CountByText(run.Search(name), "day"));
+  }
+  t.push_back(Runner::CountByText(run.Search("other_codes"), "diag"));
+  return t;
+}
+
+// The queries of a week that need only what IndependentQueries answered (the
+// week's applications, its other codes), appended to *out.
+Status DependentQueries(Runner& run, IsoWeek week, const std::optional<std::vector<std::string>>& given_apps,
+                        bool whole_report, std::vector<std::string>* out) {
+  std::vector<std::string> apps;
+  if (given_apps) {
+    apps = *given_apps;
+  } else {
+    Result<RefusalListing> refusals = ListRefusals(run);
+    if (!refusals.ok()) return refusals.status();
+    Result<std::vector<std::string>> found = DefaultApps(run, *refusals);
+    if (!found.ok()) return found.status();
+    apps = std::move(*found);
+  }
+  if (!apps.empty()) {
+    out->push_back(Runner::CountText(AppsSearch(run, "subscribes", apps)));
+    out->push_back(Runner::CountText(AppsSearch(run, "unanswered", apps)));
+  }
+  if (!whole_report) return Status::Ok();
+  for (const std::string& app : apps) {
+    out->push_back(FirstLastQuery(run, app, false));
+    out->push_back(FirstLastQuery(run, app, true));
+  }
+  std::string q;
+  auto codes = run.CountBy(run.Search("other_codes"), "diag", &q);
+  if (!codes.ok()) return codes.status();
+  for (const auto& [code_text, count] : *codes) {
+    if (std::strtoll(code_text.c_str(), nullptr, 10) != 2157) out->push_back(ReasonQuery(FormatIsoWeek(week), code_text));
+  }
+  return Status::Ok();
+}
+
+// `with_app_rows`: also run the per-application first/last seen queries in
+// the batch of the application-dependent counts.
+Result<WeekFigures> ComputeWeek(QueryCache* cache, IsoWeek week,
+                                const std::optional<std::vector<std::string>>& given_apps, bool with_app_rows) {
+  Runner run(cache, week);
   WeekFigures w;
   Result<RefusalListing> refusals = ListRefusals(run);
   if (!refusals.ok()) return refusals.status();
@@ -187,6 +315,13 @@ Result<WeekFigures> ComputeWeek(const storage::IndexSnapshot& snapshot, IsoWeek 
     if (!apps.ok()) return apps.status();
     w.apps = std::move(*apps);
   }
+  std::vector<std::string> first_last;
+  if (with_app_rows) {
+    for (const std::string& app : w.apps) {
+      first_last.push_back(FirstLastQuery(run, app, false));
+      first_last.push_back(FirstLastQuery(run, app, true));
+    }
+  }
   Headline& h = w.headline;
   struct Counted {
     Figure* figure;
@@ -196,9 +331,12 @@ Result<WeekFigures> ComputeWeek(const storage::IndexSnapshot& snapshot, IsoWeek 
                                   {&h.refused_batch, run.Search("refused_batch")},
                                   {&h.refused_notify, run.Search("refused_notify")}};
   if (!w.apps.empty()) {
-    counted.push_back({&h.attempts, run.Search("subscribes") + " and from.uri in " + InList(w.apps)});
-    counted.push_back({&h.unanswered, run.Search("unanswered") + " and from.uri in " + InList(w.apps)});
+    counted.push_back({&h.attempts, AppsSearch(run, "subscribes", w.apps)});
+    counted.push_back({&h.unanswered, AppsSearch(run, "unanswered", w.apps)});
   }
+  std::vector<std::string> texts = first_last;
+  for (const Counted& c : counted) texts.push_back(Runner::CountText(c.search));
+  SIPDEX_RETURN_IF_ERROR(run.Prefetch(texts));
   for (const Counted& c : counted) {
     Result<Figure> f = run.Count(c.search);
     if (!f.ok()) return f.status();
@@ -253,9 +391,8 @@ Status FillApps(Runner& run, const WeekFigures& w, Report* r) {
     a.refused_notify = get(*notify, app);
     a.successes = get(*successes, app);
     a.distinct_users = static_cast<std::int64_t>(users_of_app[app].size());
-    std::string mine = run.Search("subscribes") + " and from.uri = " + Quote(app) + " | sort time";
     for (auto [desc, out] : {std::pair{false, &a.first_seen}, std::pair{true, &a.last_seen}}) {
-      Result<std::vector<Json>> rows = run.Rows(mine + (desc ? " desc" : "") + " | limit 1 | fields time");
+      Result<std::vector<Json>> rows = run.Rows(FirstLastQuery(run, app, desc));
       if (!rows.ok()) return rows.status();
       if (!rows->empty()) *out = CellText((*rows)[0]["time"]);
     }
@@ -325,6 +462,12 @@ Status FillOtherCodes(Runner& run, Report* r) {
   auto codes = run.CountBy(run.Search("other_codes"), "diag", &r->other_codes_query);
   if (!codes.ok()) return codes.status();
   const auto& known = KnownDiagnostics();
+  auto reason_query = [&](const std::string& code_text) { return ReasonQuery(r->week, code_text); };
+  std::vector<std::string> reasons;
+  for (const auto& [code_text, count] : *codes) {
+    if (std::strtoll(code_text.c_str(), nullptr, 10) != 2157) reasons.push_back(reason_query(code_text));
+  }
+  SIPDEX_RETURN_IF_ERROR(run.Prefetch(reasons));
   for (const auto& [code_text, count] : *codes) {
     CodeRow c;
     c.code = std::strtoll(code_text.c_str(), nullptr, 10);
@@ -332,8 +475,7 @@ Status FillOtherCodes(Runner& run, Report* r) {
     c.count = count;
     if (auto it = known.find(static_cast<int>(c.code)); it != known.end()) c.known_reason = it->second;
     // The log's own reason wins: reasons differ between releases.
-    Result<std::vector<Json>> rows =
-        run.Rows("diag = " + code_text + " and diag.reason exists and week " + r->week + " | top 1 diag.reason");
+    Result<std::vector<Json>> rows = run.Rows(reason_query(code_text));
     if (!rows.ok()) return rows.status();
     if (!rows->empty()) c.reason = CellText((*rows)[0]["diag.reason"]);
     r->other_codes.push_back(std::move(c));
@@ -476,18 +618,39 @@ Result<Report> BuildReport(const storage::IndexSnapshot& snapshot, const ReportO
       "(2157: the source network is not set when the tenants of To and From differ). Subscribe to those users "
       "from a user endpoint (UCMA UserEndpoint) instead, or move the application to the users' side.";
 
-  Result<WeekFigures> week = ComputeWeek(snapshot, options.week, options.apps);
-  if (!week.ok()) return week.status();
-  r.headline = week->headline;
+  QueryCache cache(snapshot, options);
   IsoWeek previous = IsoWeekOf(*start - kMsPerDay);
   const storage::Manifest& m = snapshot.manifest();
-  if (m.record_count > 0 && m.min_time < *start && m.max_time >= *IsoWeekStart(previous)) {
-    Result<WeekFigures> prev = ComputeWeek(snapshot, previous, options.apps);
+  const bool has_previous = m.record_count > 0 && m.min_time < *start && m.max_time >= *IsoWeekStart(previous);
+  Runner run(&cache, options.week);
+  {
+    // Everything that depends on nothing, for both weeks, in one pass.
+    std::vector<std::string> texts = IndependentQueries(run, options.apps.has_value(), true);
+    if (has_previous) {
+      std::vector<std::string> p = IndependentQueries(Runner(&cache, previous), options.apps.has_value(), false);
+      texts.insert(texts.end(), p.begin(), p.end());
+    }
+    SIPDEX_RETURN_IF_ERROR(cache.Prefetch(texts));
+  }
+  {
+    // What depends on those answers only (the weeks' applications, the other codes), in a second pass.
+    std::vector<std::string> texts;
+    SIPDEX_RETURN_IF_ERROR(DependentQueries(run, options.week, options.apps, true, &texts));
+    if (has_previous) {
+      Runner prev_run(&cache, previous);
+      SIPDEX_RETURN_IF_ERROR(DependentQueries(prev_run, previous, options.apps, false, &texts));
+    }
+    SIPDEX_RETURN_IF_ERROR(cache.Prefetch(texts));
+  }
+  Result<WeekFigures> week = ComputeWeek(&cache, options.week, options.apps, true);
+  if (!week.ok()) return week.status();
+  r.headline = week->headline;
+  if (has_previous) {
+    Result<WeekFigures> prev = ComputeWeek(&cache, previous, options.apps, false);
     if (!prev.ok()) return prev.status();
     r.headline.previous = HeadlineValues(prev->headline);
   }
 
-  Runner run(snapshot, options.week);
   SIPDEX_RETURN_IF_ERROR(FillCoverage(run, snapshot, *start, &r));
   SIPDEX_RETURN_IF_ERROR(FillApps(run, *week, &r));
   FillUsers(*week, &r);

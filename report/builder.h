@@ -5,6 +5,7 @@
 // produced it; nothing is computed by rescanning records outside the query
 // engine.
 
+#include <chrono>
 #include <map>
 #include <optional>
 #include <string>
@@ -23,6 +24,10 @@ struct ReportOptions {
   // recognises them (see kDefaultAppsRule).
   std::optional<std::vector<std::string>> apps;
   std::string generated_by = "sipdex";
+  // Stop with Aborted once this instant passes (--timeout); `timeout` is the
+  // limit as given, for the message. Default: no limit.
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  DurationMs timeout = 0;
 };
 
 // How trusted applications are recognised when --apps is not given.
@@ -48,7 +53,10 @@ Result<std::vector<std::string>> ReadAppsFile(const std::string& path);
 // record. NotFound for an empty index.
 Result<IsoWeek> LastFullWeek(const storage::IndexSnapshot& snapshot);
 
-// Builds the report. Errors come from the query engine or storage.
+// Builds the report. Errors come from the query engine or storage; Aborted
+// when options.deadline passes. The queries are run in a few batches (one
+// pass over the week's segments each, query::RunQueries): those that depend
+// on nothing, then those that need the week's applications or codes.
 Result<Report> BuildReport(const storage::IndexSnapshot& snapshot, const ReportOptions& options);
 
 }  // namespace sipdex::report

@@ -244,3 +244,90 @@ TEST_CASE("CSV neutralises cells that spreadsheets would run", "[query][output]"
   CHECK(CsvCell(OutCell::Number(-1)) == "-1");
   CHECK(CsvCell(OutCell::Null()).empty());
 }
+
+namespace {
+
+// The queries the batch and thread tests compare: postings-driven, scanning,
+// per-resource, response pairing, counts from postings and from the time map.
+const char* const kShapes[] = {
+    "status = 403 and diag = 2157 | count",
+    "resource.diag = 2157 | count distinct resource.uri",
+    "resource.diag = 2157 | fields resource.uri, method, type | sort resource.uri",
+    "(diag = 2157 or resource.diag = 2157) | count by day",
+    "type = request and method = SUBSCRIBE and response exists | count by call_id",
+    "type = request and not response exists | fields method, call_id",
+    "text contains forbidden | count",
+    "text contains forbidden and method = SUBSCRIBE | fields time, call_id",
+    "kind = protocol | count by day",
+    "since 2000-01-01 | count",
+    "since 2000-01-01 | count by day",
+    "method exists | limit 2",
+    "line > 0",
+};
+
+std::string RunWith(std::string_view query, int threads, QueryStats* stats = nullptr) {
+  QueryOptions options;
+  options.format = OutputFormat::kJsonl;
+  options.threads = threads;
+  std::ostringstream out;
+  Status s = RunQuery(FixtureIndex::Get().snapshot(), query, options, &out, stats);
+  REQUIRE(s.ok());
+  return out.str();
+}
+
+}  // namespace
+
+TEST_CASE("Two threads answer every query shape exactly as one thread", "[query][executor]") {
+  for (const char* q : kShapes) {
+    INFO(q);
+    std::string one = RunWith(q, 1);
+    CHECK(RunWith(q, 2) == one);
+    CHECK(RunWith(q, 4) == one);
+  }
+}
+
+TEST_CASE("A batch answers each query exactly as the query alone", "[query][executor]") {
+  std::vector<BatchQuery> batch;
+  for (const char* q : kShapes) batch.push_back(BatchQuery{q, {}, {}});
+  batch.push_back(BatchQuery{"status = 403 and diag = 2157 | count", {}, {}});  // twice in one batch
+  QueryOptions options;
+  options.format = OutputFormat::kJsonl;
+  REQUIRE(RunQueries(FixtureIndex::Get().snapshot(), batch, options).ok());
+  for (const BatchQuery& b : batch) {
+    INFO(b.text);
+    QueryStats alone;
+    CHECK(b.output == RunWith(b.text, 1, &alone));
+    CHECK(b.stats.records_matched == alone.records_matched);
+    CHECK(b.stats.rows_written == alone.rows_written);
+  }
+}
+
+TEST_CASE("A batch returns the error of a bad query in it", "[query][executor]") {
+  std::vector<BatchQuery> batch = {{"status = 403 | count", {}, {}}, {"status = forbidden", {}, {}}};
+  Status s = RunQueries(FixtureIndex::Get().snapshot(), batch, QueryOptions{});
+  CHECK(s.code() == Status::Code::kInvalidArgument);
+  CHECK(s.message().find("status takes a number") != std::string::npos);
+}
+
+TEST_CASE("A time scope alone is counted from the time map without reading records", "[query][executor]") {
+  QueryStats stats;
+  std::string all = RunWith("since 2000-01-01 | count", 2, &stats);
+  CHECK(all == "{\"count\":8}\n");
+  CHECK(stats.records_read == 0);
+  // The same count by reading every record.
+  CHECK(RunWith("since 2000-01-01 and line > 0 | count", 2) == all);
+}
+
+TEST_CASE("A query past its deadline stops with Aborted and names the timeout (issue 8)", "[query][executor]") {
+  QueryOptions options;
+  options.timeout = 5000;
+  options.deadline = std::chrono::steady_clock::now() - std::chrono::milliseconds(1);
+  std::ostringstream out;
+  Status s = RunQuery(FixtureIndex::Get().snapshot(), "text contains forbidden | count", options, &out, nullptr);
+  CHECK(s.code() == Status::Code::kAborted);
+  CHECK(s.message() == "query stopped: it ran longer than --timeout 5s");
+  CHECK(TimeoutMessage(250) == "query stopped: it ran longer than --timeout 250ms");
+
+  std::vector<BatchQuery> batch = {{"line > 0 | count", {}, {}}};
+  CHECK(RunQueries(FixtureIndex::Get().snapshot(), batch, options).code() == Status::Code::kAborted);
+}
