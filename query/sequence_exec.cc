@@ -5,6 +5,8 @@
 #include <iterator>
 #include <limits>
 #include <memory>
+#include <queue>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -25,6 +27,9 @@ using storage::StoredRecord;
 
 // Events of pending matches re-read at once (each segment decoded once per batch).
 constexpr std::size_t kFlushEvents = 4096;
+// A segment with more than 1 / kDenseSegment of its records among the
+// candidates is decoded whole rather than read record by record.
+constexpr std::size_t kDenseSegment = 16;
 constexpr TimeMs kMinTime = std::numeric_limits<TimeMs>::min();
 constexpr TimeMs kMaxTime = std::numeric_limits<TimeMs>::max();
 
@@ -233,19 +238,12 @@ class SequenceExecution {
     if (!engine.ok()) return Status::InvalidArgument("error: " + engine.status().message());
     engine_ = std::move(*engine);
 
-    std::vector<std::uint64_t> bits;
-    if (driven) {
-      bits.assign(static_cast<std::size_t>(m.record_count / 64 + 1), 0);
-      for (RecordId id : candidates) {
-        if (id < m.record_count) bits[id / 64] |= 1ull << (id % 64);
-      }
-      candidates = std::vector<RecordId>();
-    }
     Status s = Status::Ok();
-    if (from < to && !(driven && stats_.candidates == 0)) {
+    if (driven && from < to) {
+      s = ReadCandidatesInTimeOrder(candidates, from, to);
+    } else if (from < to) {
       s = snap_.ScanTimeOrder(from, to == kMaxTime ? kMaxTime : to - 1, [&](const StoredRecord& sr) {
         ++stats_.records_read;
-        if (driven && (sr.id >= m.record_count || (bits[sr.id / 64] & (1ull << (sr.id % 64))) == 0)) return true;
         status_ = Visit(sr);
         return status_.ok() && !head_->Done();
       });
@@ -278,6 +276,91 @@ class SequenceExecution {
     std::vector<OutCell> cells;
     std::vector<std::string> raw;  // per event: record text (raw) or ladder line (flow)
   };
+
+  // Reads only the candidate records, in time order across files and servers
+  // (ties by id), like ScanTimeOrder but decoding only the segments that hold
+  // candidates and copying only the candidates: segments are taken in order of
+  // their first time, and a candidate is pushed once no segment still to be
+  // read can hold an earlier one. Memory: the candidates of the segments that
+  // overlap the current instant.
+  Status ReadCandidatesInTimeOrder(const std::vector<RecordId>& candidates, TimeMs from, TimeMs to) {
+    const auto& map = snap_.time_map();
+    struct Part {
+      std::size_t segment;
+      std::size_t begin, end;  // candidates[begin, end) lie in the segment
+    };
+    std::vector<Part> parts;
+    std::size_t i = 0;
+    for (std::size_t seg = 0; seg < map.size() && i < candidates.size(); ++seg) {
+      const storage::SegmentInfo& info = map[seg];
+      while (i < candidates.size() && candidates[i] < info.first_id) ++i;
+      std::size_t j = i;
+      while (j < candidates.size() && candidates[j] < info.first_id + info.count) ++j;
+      if (j > i && !(info.min_time <= info.max_time && (info.max_time < from || info.min_time >= to))) {
+        parts.push_back({seg, i, j});
+      }
+      i = j;
+    }
+    std::stable_sort(parts.begin(), parts.end(),
+                     [&](const Part& a, const Part& b) { return map[a.segment].min_time < map[b.segment].min_time; });
+    struct Item {
+      TimeMs time;
+      RecordId id;
+      std::size_t slot;
+    };
+    auto later = [](const Item& a, const Item& b) { return a.time != b.time ? a.time > b.time : a.id > b.id; };
+    std::priority_queue<Item, std::vector<Item>, decltype(later)> heap(later);
+    // A candidate waiting for its turn: its stored fields, with the text and
+    // server it points to owned here.
+    struct Waiting {
+      StoredRecord record;
+      std::string text;
+      std::string server;
+    };
+    std::unordered_map<std::size_t, Waiting> waiting;  // by slot
+    std::size_t next_slot = 0;
+    std::size_t next = 0;
+    while (true) {
+      while (next < parts.size() && (heap.empty() || map[parts[next].segment].min_time <= heap.top().time)) {
+        const Part& p = parts[next++];
+        auto keep = [&](const StoredRecord& sr) {
+          ++stats_.records_read;
+          if (sr.time < from || sr.time >= to) return;
+          std::size_t slot = next_slot++;
+          Waiting& w = waiting[slot];
+          w.record = sr;
+          w.text = std::string(sr.text);
+          w.server = std::string(sr.server);
+          heap.push(Item{sr.time, sr.id, slot});
+        };
+        Status s;
+        const storage::SegmentInfo& info = map[p.segment];
+        if ((p.end - p.begin) * kDenseSegment < info.count) {
+          // Few candidates: point reads.
+          s = snap_.ReadRecords(std::span<const RecordId>(candidates.data() + p.begin, p.end - p.begin), keep);
+        } else {
+          // Many: one whole decode, skipping the others.
+          std::size_t c = p.begin;
+          s = snap_.ReadSegment(info.first_id, [&](const StoredRecord& sr) {
+            while (c < p.end && candidates[c] < sr.id) ++c;
+            if (c < p.end && candidates[c] == sr.id) keep(sr);
+          });
+        }
+        if (!s.ok()) return s;
+      }
+      if (heap.empty()) return Status::Ok();
+      Item top = heap.top();
+      heap.pop();
+      auto it = waiting.find(top.slot);
+      StoredRecord sr = it->second.record;
+      sr.text = it->second.text;
+      sr.server = it->second.server;
+      Status s = Visit(sr);
+      waiting.erase(it);
+      if (!s.ok()) return s;
+      if (head_->Done()) return Status::Ok();
+    }
+  }
 
   Status Visit(const StoredRecord& sr) {
     Status ps = snap_.Parse(sr, &record_);

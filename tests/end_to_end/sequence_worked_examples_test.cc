@@ -318,6 +318,15 @@ TEST_CASE("A sequence prints in every format, feeds count, and stops at the memo
   REQUIRE(query::RunQuery(snap, registers, explain, &plan, nullptr).ok());
   CHECK(plan.str().find("driven by postings") != std::string::npos);
 
+  // Steps without postings (text contains, ranges): every record is read in time order.
+  const std::string scanned =
+      "sequence by call_id within 5m [text contains REGISTER and status > 400 and status < 402] ![text contains "
+      "REGISTER and status > 199 and status < 201]";
+  std::ostringstream scan_plan;
+  REQUIRE(query::RunQuery(snap, scanned, explain, &scan_plan, nullptr).ok());
+  CHECK(scan_plan.str().find("reads: every record in time order") != std::string::npos);
+  CHECK(FirstColumn(Query(snap, scanned + " | distinct call_id")) == want);
+
   // Without a window and with a first step matching every request, the open
   // partial matches outgrow a small bound: a clear error (exit 2), not a crash.
   Status s = RunText(snap, "sequence by call_id [type = request] [method = NOSUCHMETHOD]", query::OutputFormat::kCsv,
