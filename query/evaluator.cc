@@ -256,11 +256,11 @@ void CollectValues(const BoundField& field, const RowInput& row, int resource, R
       return;
     case FieldSource::kResponse:
     case FieldSource::kResponseExists: {
-      const Record* resp = responses != nullptr ? responses->FinalResponse(*row.record) : nullptr;
       if (field.source == FieldSource::kResponseExists) {
-        if (resp != nullptr) out->push_back(CellValue{true, 1, {}});
+        if (responses != nullptr && responses->HasFinalResponse(*row.record)) out->push_back(CellValue{true, 1, {}});
         return;
       }
+      const Record* resp = responses != nullptr ? responses->FinalResponse(*row.record) : nullptr;
       if (resp == nullptr) return;
       RowInput r2{resp, row.file, row.server};
       RecordValues(field.info->id, r2, -1, out);

@@ -35,6 +35,9 @@ class ResponseLookup {
   // nullptr when `request` is not a request or no final response was logged.
   // The pointer stays valid until the next call.
   virtual const Record* FinalResponse(const Record& request) = 0;
+  // Whether FinalResponse(request) would find one (`response exists`); may
+  // be cheaper, as it needs no response record.
+  virtual bool HasFinalResponse(const Record& request) { return FinalResponse(request) != nullptr; }
 };
 
 // What the evaluator reads for one record.

@@ -1,6 +1,7 @@
 #include "query/executor.h"
 
 #include <algorithm>
+#include <cctype>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -9,6 +10,7 @@
 #include <sstream>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "query/binder.h"
 #include "query/evaluator.h"
@@ -103,10 +105,80 @@ class ResponseCache : public ResponseLookup {
     return best;
   }
 
+  // Existence only: per segment, the keys (Call-ID, CSeq number, CSeq
+  // method) of its final responses, a few bytes each, so many segments stay
+  // cached and no response record is kept.
+  bool HasFinalResponse(const Record& request) override {
+    if (request.type != MessageType::kRequest || request.call_id.empty()) return false;
+    Result<std::vector<RecordId>> ids = snapshot_.Lookup(FieldId::kCallId, request.call_id);
+    if (!ids.ok()) {
+      status_ = ids.status();
+      return false;
+    }
+    std::string key = FinalKey(request.call_id, request.cseq, request.cseq_method.empty() ? request.method
+                                                                                       : request.cseq_method);
+    const auto& map = snapshot_.time_map();
+    std::size_t seg = map.size();
+    for (RecordId id : *ids) {
+      if (seg < map.size() && id >= map[seg].first_id && id < map[seg].first_id + map[seg].count) continue;
+      seg = SegmentOf(id);
+      if (seg >= map.size()) continue;
+      const KeySegment* k = LoadKeys(seg);
+      if (k == nullptr) return false;
+      if (k->keys.count(key) != 0) return true;
+    }
+    return false;
+  }
+
   Status status() const { return status_; }
 
  private:
   static constexpr std::size_t kMaxSegments = 6;
+  static constexpr std::size_t kMaxKeySegments = 64;
+  struct KeySegment {
+    std::size_t index = 0;
+    std::unordered_set<std::string> keys;
+  };
+
+  static std::string FinalKey(std::string_view call_id, std::int64_t cseq, std::string_view method) {
+    std::string key(call_id);
+    key += '\n';
+    key += std::to_string(cseq);
+    key += '\n';
+    for (char c : method) key += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return key;
+  }
+
+  const KeySegment* LoadKeys(std::size_t index) {
+    for (auto it = key_segments_.begin(); it != key_segments_.end(); ++it) {
+      if ((*it)->index == index) {
+        if (it != key_segments_.begin()) std::rotate(key_segments_.begin(), it, it + 1);
+        return key_segments_.front().get();
+      }
+    }
+    auto seg = std::make_unique<KeySegment>();
+    seg->index = index;
+    Status s = snapshot_.ReadSegment(snapshot_.time_map()[index].first_id, [&](const StoredRecord& sr) {
+      if (sr.kind != RecordKind::kProtocol || !status_.ok()) return;
+      if (sr.text.find("response") == std::string_view::npos && sr.text.find("SIP/2.0 ") == std::string_view::npos) {
+        return;
+      }
+      Status ps = snapshot_.Parse(sr, &scratch_);
+      if (!ps.ok()) {
+        status_ = ps;
+        return;
+      }
+      const Record& r = scratch_;
+      if (r.type != MessageType::kResponse || r.call_id.empty() || (r.status >= 0 && r.status < 200)) return;
+      seg->keys.insert(FinalKey(r.call_id, r.cseq, r.cseq_method.empty() ? r.method : r.cseq_method));
+    });
+    if (!s.ok()) status_ = s;
+    if (!status_.ok()) return nullptr;
+    key_segments_.insert(key_segments_.begin(), std::move(seg));
+    if (key_segments_.size() > kMaxKeySegments) key_segments_.pop_back();
+    return key_segments_.front().get();
+  }
+
   struct Owned {
     RecordId id = 0;
     std::string text;
@@ -167,6 +239,8 @@ class ResponseCache : public ResponseLookup {
 
   const IndexSnapshot& snapshot_;
   std::vector<std::unique_ptr<Segment>> segments_;  // most recently used first
+  std::vector<std::unique_ptr<KeySegment>> key_segments_;  // most recently used first
+  Record scratch_;
   Status status_;
 };
 
