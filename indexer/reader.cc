@@ -485,7 +485,19 @@ Result<std::vector<LogicalFile>> ExpandInputs(const std::vector<std::string>& pa
           break;
         }
         std::error_code fec;
-        if (it->is_regular_file(fec)) files.push_back(it->path().string());
+        if (it->is_directory(fec)) {
+          // skip_permission_denied would skip an unreadable subfolder silently.
+          if (::access(it->path().c_str(), R_OK | X_OK) != 0) {
+            int err = errno;
+            if (warnings) warnings->push_back(it->path().string() + ": cannot list folder: " + ErrnoText(err));
+            it.disable_recursion_pending();
+          }
+          continue;
+        }
+        fec.clear();
+        // Regular files, and symlinks whose target cannot be reached (they
+        // fail when opened, so they are counted and named, not dropped).
+        if (it->is_regular_file(fec) || (it->is_symlink() && !it->exists(fec))) files.push_back(it->path().string());
       }
       std::sort(files.begin(), files.end());
       // In a folder, only trace logs: other files (a ground-truth.json, a
@@ -504,11 +516,12 @@ Result<std::vector<LogicalFile>> ExpandInputs(const std::vector<std::string>& pa
       for (const std::string& f : files) {
         Status s = AddFile(f, &out);
         if (!s.ok()) {
-          if (warnings) {
-            warnings->push_back(s.message());
-          } else {
-            return s;
-          }
+          if (!warnings) return s;
+          LogicalFile bad;
+          bad.name = f;
+          bad.path = f;
+          bad.open_error = s.message();
+          out.push_back(std::move(bad));
         }
       }
     } else {
@@ -519,6 +532,7 @@ Result<std::vector<LogicalFile>> ExpandInputs(const std::vector<std::string>& pa
 }
 
 Result<std::unique_ptr<LogReader>> OpenLogicalFile(const LogicalFile& file) {
+  if (!file.open_error.empty()) return Status::IoError(file.open_error);
   if (file.compression == Compression::kZip) {
     auto zip = std::make_unique<ZipReader>(file.name);
     SIPDEX_RETURN_IF_ERROR(zip->OpenFile(file.path, file.entry_index));

@@ -36,15 +36,24 @@ struct LogicalFile {
   long entry_index = -1;   // position of the entry in the archive (entry names may repeat)
   Compression compression = Compression::kNone;
   std::uint64_t disk_size = 0;  // bytes on disk (of the archive, for zip entries)
+  // Set when the file was found in a folder but cannot be read (no
+  // permission, a dangling symlink, a zip that cannot be listed): the file is
+  // still listed so that it is counted and named like any unreadable input,
+  // and OpenLogicalFile fails with this message.
+  std::string open_error;
 };
 
 // Expands files and folders (recursively, in byte order of the names, so the
 // result is deterministic) into logical files; zip archives are opened and
 // listed, one LogicalFile per regular entry. Directories inside zips, and
-// symlinks to directories, are skipped. A path that does not exist or cannot
-// be read is an error naming it (IoError / NotFound); an unreadable zip is a
-// Corruption naming it. Warnings that do not stop the expansion (an
-// unreadable entry in a folder) are appended to *warnings when non-null.
+// symlinks to directories, are skipped. A path named in `paths` that does not
+// exist or cannot be read is an error naming it (IoError / NotFound); an
+// unreadable zip is a Corruption naming it. Inside folders, when `warnings`
+// is non-null, a log file that cannot be read (no permission, a dangling
+// symlink, a zip that cannot be listed) does not stop the expansion: it is
+// listed with LogicalFile::open_error set; a subfolder that cannot be listed
+// is named in *warnings. With `warnings` null, the first such error is
+// returned.
 // Inside folders, only files named like trace logs are taken (see
 // LooksLikeLogName); the others are named in one warning per folder. A file
 // named on the command line is always taken.
