@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <iterator>
 #include <limits>
 #include <memory>
@@ -363,6 +364,9 @@ class SequenceExecution {
   }
 
   Status Visit(const StoredRecord& sr) {
+    if ((++visits_ & 255) == 0 && std::chrono::steady_clock::now() > options_.deadline) {
+      return Status::Aborted(TimeoutMessage(options_.timeout));
+    }
     Status ps = snap_.Parse(sr, &record_);
     if (!ps.ok()) return ps;
     ++stats_.records_parsed;
@@ -640,6 +644,7 @@ class SequenceExecution {
   std::vector<Pending> pending_;
   std::size_t pending_events_ = 0;
   std::uint64_t matches_ = 0;
+  std::uint32_t visits_ = 0;  // for cheap deadline checks
   Record record_;
   std::vector<CellValue> values_;
   Status status_;

@@ -21,7 +21,8 @@
 //
 // Errors: InvalidArgument for a bad query and for a sequence whose open
 // partial matches outgrow the memory bound (QueryOptions::memory_limit): both
-// are the query's fault and exit 2; storage errors as they come.
+// are the query's fault and exit 2; Aborted (TimeoutMessage) once
+// QueryOptions::deadline passes; storage errors as they come.
 
 #include <ostream>
 #include <string_view>

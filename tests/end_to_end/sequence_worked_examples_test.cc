@@ -7,6 +7,7 @@
 // The test only reads the queries' CSV output.
 
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -326,6 +327,15 @@ TEST_CASE("A sequence prints in every format, feeds count, and stops at the memo
   REQUIRE(query::RunQuery(snap, scanned, explain, &scan_plan, nullptr).ok());
   CHECK(scan_plan.str().find("reads: every record in time order") != std::string::npos);
   CHECK(FirstColumn(Query(snap, scanned + " | distinct call_id")) == want);
+
+  // --timeout: a deadline already passed stops the scan.
+  query::QueryOptions late;
+  late.deadline = std::chrono::steady_clock::now();
+  late.timeout = 1;
+  std::ostringstream ignored;
+  Status timed_out = query::RunQuery(snap, scanned, late, &ignored, nullptr);
+  CHECK(timed_out.code() == Status::Code::kAborted);
+  CHECK(timed_out.message() == query::TimeoutMessage(1));
 
   // Without a window and with a first step matching every request, the open
   // partial matches outgrow a small bound: a clear error (exit 2), not a crash.
