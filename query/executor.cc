@@ -596,9 +596,11 @@ class Execution {
     return Status::Ok();
   }
 
-  Status Finish(QueryStats* stats) {
+  // Flushes the stages (unless `failed`: a count of what was read so far
+  // would be a wrong answer) and reports the stats.
+  Status Finish(QueryStats* stats, bool failed = false) {
     Status s;
-    if (!options_.explain && head_ != nullptr) s = head_->Finish();
+    if (!options_.explain && !failed && head_ != nullptr) s = head_->Finish();
     if (writer_) stats_.rows_written = writer_->rows_written();
     if (stats != nullptr) *stats = stats_;
     return s;
@@ -1070,7 +1072,7 @@ Status RunQuery(const storage::IndexSnapshot& snapshot, std::string_view text, c
   Status s = e.Prepare(text);
   if (!s.ok()) return s;
   if (!e.finished()) s = RunPass(snapshot, {&e}, options);
-  Status f = e.Finish(stats);
+  Status f = e.Finish(stats, !s.ok());
   return s.ok() ? f : s;
 }
 

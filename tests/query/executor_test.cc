@@ -326,6 +326,7 @@ TEST_CASE("A query past its deadline stops with Aborted and names the timeout (i
   Status s = RunQuery(FixtureIndex::Get().snapshot(), "text contains forbidden | count", options, &out, nullptr);
   CHECK(s.code() == Status::Code::kAborted);
   CHECK(s.message() == "query stopped: it ran longer than --timeout 5s");
+  CHECK(out.str().empty());  // no partial count
   CHECK(TimeoutMessage(250) == "query stopped: it ran longer than --timeout 250ms");
 
   std::vector<BatchQuery> batch = {{"line > 0 | count", {}, {}}};
