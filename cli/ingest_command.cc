@@ -23,6 +23,7 @@ struct IngestArgs {
   std::string index;
   std::vector<std::string> paths;
   int threads = 0;
+  std::uint64_t commit_mb = 0;
 };
 
 int RunIngest(const IngestArgs& args) {
@@ -34,6 +35,7 @@ int RunIngest(const IngestArgs& args) {
   }
   IngestOptions options;
   options.threads = args.threads;
+  if (args.commit_mb > 0) options.commit_bytes = args.commit_mb << 20;
   options.progress = isatty(STDERR_FILENO) != 0;
   Result<IngestSummary> summary = Ingest(index->get(), args.paths, options);
   if (!summary.ok()) {
@@ -53,6 +55,9 @@ void RegisterIngestCommand(CLI::App& app, CommandRegistry& registry) {
   CLI::App* sub = app.add_subcommand("ingest", "Ingest trace files and folders (.log .txt .gz .zst .zip)");
   AddIndexOption(sub, &args->index);
   sub->add_option("--threads", args->threads, "worker threads (default: all cores)")->check(CLI::NonNegativeNumber);
+  sub->add_option("--commit-mb", args->commit_mb,
+                  "commit files in groups of about this many MB (default 1024; also bounds memory)")
+      ->check(CLI::PositiveNumber);
   sub->add_option("paths", args->paths, "files or folders")->required();
   registry.Add(sub, [args] { return RunIngest(*args); });
 }

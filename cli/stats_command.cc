@@ -1,4 +1,4 @@
-// sipdex stats [--index DIR]
+// sipdex stats [--index DIR] [--postings]
 //
 // Records, time span, servers, files, sizes per part and the compression
 // ratio of the index. Exit status: 0 ok, 1 the index cannot be read, 2 no index.
@@ -16,7 +16,7 @@ namespace {
 
 std::string Mb(std::uint64_t b) { return fmt::format("{:.1f} MB", static_cast<double>(b) / 1e6); }
 
-int RunStats(const std::string& index_arg) {
+int RunStats(const std::string& index_arg, bool by_field) {
   int open_exit = kExitOk;
   std::optional<ReadableIndex> open = OpenForReading(index_arg, &open_exit);
   if (!open) return open_exit;
@@ -44,7 +44,7 @@ int RunStats(const std::string& index_arg) {
   for (const std::string& s : m.servers) servers += (servers.empty() ? "" : ", ") + s;
   fmt::print("servers:   {} ({})\n", m.servers.size(), servers);
   fmt::print("files:     {} ({} segments)\n", m.files.size(), snap.time_map().size());
-  auto space = snap.Space();
+  auto space = snap.Space(by_field);
   fmt::print("raw:       {}\n", Mb(m.raw_bytes));
   if (space.ok()) {
     fmt::print("stored:    {} on disk: segments {}, postings {}, other {}\n", Mb(space->directory_bytes),
@@ -52,6 +52,9 @@ int RunStats(const std::string& index_arg) {
     if (space->directory_bytes > 0) {
       fmt::print("ratio:     {:.2f}x (raw / index directory)\n",
                  static_cast<double>(m.raw_bytes) / static_cast<double>(space->directory_bytes));
+    }
+    for (const auto& f : space->postings_by_field) {
+      fmt::print("  postings {:<16} {:>9} keys {:>12} bytes before compression\n", f.field, f.keys, f.bytes);
     }
   }
   return kExitOk;
@@ -61,9 +64,11 @@ int RunStats(const std::string& index_arg) {
 
 void RegisterStatsCommand(CLI::App& app, CommandRegistry& registry) {
   auto index = std::make_shared<std::string>();
+  auto by_field = std::make_shared<bool>(false);
   CLI::App* sub = app.add_subcommand("stats", "Records, time span, servers, files, sizes and compression ratio");
   AddIndexOption(sub, index.get());
-  registry.Add(sub, [index] { return RunStats(*index); });
+  sub->add_flag("--postings", *by_field, "also the postings' size per field (reads them all)");
+  registry.Add(sub, [index, by_field] { return RunStats(*index, *by_field); });
 }
 
 }  // namespace sipdex::cli

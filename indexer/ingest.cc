@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "indexer/framer.h"
@@ -69,34 +70,86 @@ class WorkerPool {
   bool stop_ = false;
 };
 
-struct SegmentResult {
+// One file's context, shared by the reader thread (which fills it) and the
+// writer thread (which commits it).
+struct FileJob {
+  std::string name;
+  std::string source_path;
+  bool known = false;
+  std::uint64_t prefix = 0;     // bytes ingested before
+  std::uint64_t total = 0;      // bytes read (set before the end item is queued)
+  std::uint64_t hash = 0;       // XXH3-64 of [0, total)
+  bool begun = false;           // writer thread: BeginFile called
+};
+
+// An item of the ordered stream from the reader to the writer: a segment of
+// a file, or a file's end.
+struct Item {
+  std::shared_ptr<FileJob> file;
+  bool end = false;
   storage::EncodedSegment segment;
   std::vector<std::pair<int, std::uint32_t>> examples;  // (malformed bit, line)
 };
 
-// Ordered hand-back of finished segments.
-class ResultQueue {
+// Ordered hand-off of items by sequence number, bounded: Put of a new
+// sequence number waits while `limit` items are queued or being made.
+class ItemQueue {
  public:
-  void Put(std::uint64_t seq, SegmentResult r) {
+  explicit ItemQueue(std::uint64_t limit) : limit_(limit) {}
+  // Reserves the next sequence number, waiting for room. False when closed.
+  bool Reserve(std::uint64_t* seq) {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait(l, [&] { return closed_ || next_ - taken_ < limit_; });
+    if (closed_) return false;
+    *seq = next_++;
+    return true;
+  }
+  void Put(std::uint64_t seq, Item item) {
     {
       std::lock_guard<std::mutex> l(mu_);
-      done_.emplace(seq, std::move(r));
+      done_.emplace(seq, std::move(item));
     }
     cv_.notify_all();
   }
-  // Blocks until result `seq` is ready.
-  SegmentResult Take(std::uint64_t seq) {
+  // The next item in order; false when the stream ended (Finish) and all
+  // items were taken.
+  bool Take(Item* out) {
     std::unique_lock<std::mutex> l(mu_);
-    cv_.wait(l, [&] { return done_.count(seq) > 0; });
-    SegmentResult r = std::move(done_[seq]);
-    done_.erase(seq);
-    return r;
+    cv_.wait(l, [&] { return done_.count(taken_) > 0 || (finished_ && taken_ == next_); });
+    auto it = done_.find(taken_);
+    if (it == done_.end()) return false;
+    *out = std::move(it->second);
+    done_.erase(it);
+    ++taken_;
+    cv_.notify_all();
+    return true;
+  }
+  // No more reservations: the stream ends after the reserved items.
+  void Finish() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      finished_ = true;
+    }
+    cv_.notify_all();
+  }
+  // The consumer failed: wake and refuse the producer.
+  void Close() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      closed_ = true;
+    }
+    cv_.notify_all();
   }
 
  private:
   std::mutex mu_;
   std::condition_variable cv_;
-  std::map<std::uint64_t, SegmentResult> done_;
+  std::map<std::uint64_t, Item> done_;
+  std::uint64_t limit_;
+  std::uint64_t next_ = 0;
+  std::uint64_t taken_ = 0;
+  bool finished_ = false;
+  bool closed_ = false;
 };
 
 class Progress {
@@ -133,31 +186,108 @@ class Progress {
   bool drawn_ = false;
 };
 
+// The pipeline: the calling thread reads, hashes and frames files one after
+// the other; workers parse and encode batches (of any file) in parallel; the
+// writer thread appends the segments in order and commits each file at its
+// end. Files overlap in the pipeline, so small files keep every core busy.
 class Ingester {
  public:
   Ingester(storage::IndexWriter* writer, const IngestOptions& options, IngestSummary* summary)
-      : writer_(writer), options_(options), summary_(summary), pool_(Threads(options)) {}
+      : writer_(writer),
+        options_(options),
+        summary_(summary),
+        queue_(static_cast<std::uint64_t>(2 * Threads(options) + 2)),
+        pool_(Threads(options)),
+        writer_thread_([this] { WriteLoop(); }) {}
+
+  ~Ingester() {
+    queue_.Finish();
+    if (writer_thread_.joinable()) writer_thread_.join();
+  }
 
   static int Threads(const IngestOptions& o) {
     if (o.threads > 0) return o.threads;
     return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   }
 
-  // Ingests one logical file. Errors returned here stop the whole run (index
-  // writes); problems with the file itself go into the summary.
+  // Reads one logical file into the pipeline. Errors returned here stop the
+  // whole run; problems with the file itself go into the summary.
   Status File(const LogicalFile& file, Progress* progress, std::uint64_t* progress_base);
+  // Waits for the writer; its first error, if any.
+  Status Finish() {
+    queue_.Finish();
+    if (writer_thread_.joinable()) writer_thread_.join();
+    return write_status_;
+  }
 
  private:
   void AddExample(int bit, const std::string& file, std::uint32_t line) {
     auto& v = summary_->examples[static_cast<std::size_t>(bit)];
     if (v.size() < 3) v.push_back(MalformedExample{file, line});
   }
+  // Writer thread.
+  void WriteLoop();
+  Status WriteItem(Item& item);
 
   storage::IndexWriter* writer_;
   IngestOptions options_;
   IngestSummary* summary_;
+  ItemQueue queue_;
   WorkerPool pool_;
+  Status write_status_;       // set by the writer thread before it ends
+  std::thread writer_thread_;
 };
+
+void Ingester::WriteLoop() {
+  Item item;
+  while (queue_.Take(&item)) {
+    if (!write_status_.ok()) continue;  // drain
+    Status s = WriteItem(item);
+    if (!s.ok()) {
+      write_status_ = s;
+      writer_->AbortFile().IgnoreError();
+      queue_.Close();
+    }
+    item = Item();
+  }
+}
+
+// Writer thread: summary fields counts, examples, bytes_stored, bytes_in,
+// files_new/appended/unchanged and empty_files are its own.
+Status Ingester::WriteItem(Item& item) {
+  FileJob& f = *item.file;
+  if (item.end && !f.begun && f.known && f.total == f.prefix) {
+    ++summary_->files_unchanged;
+    return Status::Ok();
+  }
+  if (!f.begun) {
+    storage::FileHeader header;
+    header.name = f.name;
+    header.source_path = f.source_path;
+    header.start_offset = f.prefix;
+    SIPDEX_RETURN_IF_ERROR(writer_->BeginFile(header));
+    f.begun = true;
+  }
+  if (!item.end) {
+    for (auto [bit, line] : item.examples) AddExample(bit, f.name, line);
+    summary_->counts.Add(item.segment.counts);
+    summary_->bytes_stored += item.segment.payload.size();
+    return writer_->AppendSegment(std::move(item.segment));
+  }
+  if (f.total == 0) {
+    ++summary_->empty_files;
+    ++summary_->counts.by_malformed_bit[10];
+    AddExample(10, f.name, 0);
+  }
+  SIPDEX_RETURN_IF_ERROR(writer_->CommitFile(f.total, f.hash));
+  if (f.known) {
+    ++summary_->files_appended;
+  } else {
+    ++summary_->files_new;
+  }
+  summary_->bytes_in += f.total - f.prefix;
+  return Status::Ok();
+}
 
 Status Ingester::File(const LogicalFile& file, Progress* progress, std::uint64_t* progress_base) {
   Result<storage::FileState> state = writer_->GetFileState(file.name);
@@ -212,38 +342,23 @@ Status Ingester::File(const LogicalFile& file, Progress* progress, std::uint64_t
     }
   }
 
-  storage::FileHeader header;
-  header.name = file.name;
-  header.source_path = file.path;
-  header.start_offset = prefix;
-  SIPDEX_RETURN_IF_ERROR(writer_->BeginFile(header));
+  auto job = std::make_shared<FileJob>();
+  job->name = file.name;
+  job->source_path = file.path;
+  job->known = state->known;
+  job->prefix = prefix;
 
   FramerOptions fo;
   fo.batch_bytes = options_.segment_bytes;
   RecordFramer framer(fo);
-  ResultQueue results;
-  std::uint64_t submitted = 0;
-  std::uint64_t written = 0;
   TimeMs carry_time = 0;
   Record probe;
-  const std::uint64_t max_in_flight = static_cast<std::uint64_t>(2 * Threads(options_) + 2);
   const std::uint32_t line_delta = base_line - 1;
-  const std::string name = file.name;
   const storage::SegmentBuilderOptions seg_options = options_.segment;
 
-  auto write_one = [&]() -> Status {
-    SegmentResult r = results.Take(written++);
-    for (auto [bit, line] : r.examples) AddExample(bit, name, line);
-    summary_->counts.Add(r.segment.counts);
-    summary_->bytes_stored += r.segment.payload.size();
-    return writer_->AppendSegment(std::move(r.segment));
-  };
-  // Every submitted job must finish before this frame goes away.
-  auto drain = [&]() {
-    while (written < submitted) results.Take(written++);
-  };
   auto submit = [&](RecordBatch&& batch) -> Status {
-    if (submitted - written >= max_in_flight) SIPDEX_RETURN_IF_ERROR(write_one());
+    std::uint64_t seq = 0;
+    if (!queue_.Reserve(&seq)) return Status::IoError("ingest stopped: the writer failed");
     TimeMs carry_in = carry_time;
     for (std::size_t i = batch.spans.size(); i-- > 0;) {
       if (batch.spans[i].kind != RecordKind::kOther) continue;
@@ -254,16 +369,17 @@ Status Ingester::File(const LogicalFile& file, Progress* progress, std::uint64_t
       }
     }
     auto shared = std::make_shared<RecordBatch>(std::move(batch));
-    std::uint64_t seq = submitted++;
-    pool_.Submit([shared, seq, carry_in, prefix, line_delta, &name, &seg_options, &results] {
+    ItemQueue* queue = &queue_;
+    pool_.Submit([shared, seq, carry_in, prefix, line_delta, job, seg_options, queue] {
       thread_local Record record;
-      storage::SegmentBuilder builder(name, seg_options);
+      storage::SegmentBuilder builder(job->name, seg_options);
       builder.Rebase(prefix, line_delta);
-      SegmentResult out;
+      Item out;
+      out.file = job;
       std::array<int, kMalformedBitCount> seen{};
       TimeMs carry = carry_in;
       ParseBatch(*shared, &record, &carry, [&](const Record& r) {
-        builder.Add(r, ServerName(name, r));
+        builder.Add(r, ServerName(job->name, r));
         for (int b = 0; r.malformed != 0 && b < kMalformedBitCount; ++b) {
           if ((r.malformed & (1u << b)) && seen[static_cast<std::size_t>(b)]++ < 3) {
             out.examples.emplace_back(b, r.line + line_delta);
@@ -271,7 +387,7 @@ Status Ingester::File(const LogicalFile& file, Progress* progress, std::uint64_t
         }
       });
       out.segment = builder.Finish();
-      results.Put(seq, std::move(out));
+      queue->Put(seq, std::move(out));
     });
     return Status::Ok();
   };
@@ -302,34 +418,21 @@ Status Ingester::File(const LogicalFile& file, Progress* progress, std::uint64_t
     framer.Finish();
     while (s.ok() && framer.NextBatch(&batch)) s = submit(std::move(batch));
   }
-  while (s.ok() && written < submitted) s = write_one();
-  drain();
-  if (!s.ok()) {
-    writer_->AbortFile().IgnoreError();
-    return s;
-  }
+  if (!s.ok()) return s;
   *progress_base += file.disk_size;
   if (!read_error.ok()) {
     ++summary_->files_failed;
     summary_->problems.push_back(file.name + ": " + read_error.message() + " (the " + std::to_string(total) +
                                  " bytes before it were ingested)");
   }
-  if (total == prefix && state->known) {
-    ++summary_->files_unchanged;
-    return writer_->AbortFile();
-  }
-  if (total == 0) {
-    ++summary_->empty_files;
-    ++summary_->counts.by_malformed_bit[10];
-    AddExample(10, file.name, 0);
-  }
-  SIPDEX_RETURN_IF_ERROR(writer_->CommitFile(total, XXH3_64bits_digest(hash.get())));
-  if (state->known) {
-    ++summary_->files_appended;
-  } else {
-    ++summary_->files_new;
-  }
-  summary_->bytes_in += total - prefix;
+  job->total = total;
+  job->hash = XXH3_64bits_digest(hash.get());
+  std::uint64_t seq = 0;
+  if (!queue_.Reserve(&seq)) return Status::IoError("ingest stopped: the writer failed");
+  Item end;
+  end.file = job;
+  end.end = true;
+  queue_.Put(seq, std::move(end));
   return Status::Ok();
 }
 
@@ -342,7 +445,12 @@ Result<IngestSummary> Ingest(storage::Index* index, const std::vector<std::strin
   if (paths.empty()) return Status::InvalidArgument("ingest: no files or folders given");
   Result<std::vector<LogicalFile>> files = ExpandInputs(paths, &summary.warnings);
   if (!files.ok()) return files.status();
-  Result<std::unique_ptr<storage::IndexWriter>> writer = index->NewWriter();
+  // Several files are committed together (each whole), so postings form long
+  // runs; memory stays bounded by the run size.
+  storage::WriterOptions wo;
+  wo.commit_bytes = options.commit_bytes;
+  wo.run_bytes = options.commit_bytes;
+  Result<std::unique_ptr<storage::IndexWriter>> writer = index->NewWriter(wo);
   if (!writer.ok()) return writer.status();
   std::uint64_t total = 0;
   for (const LogicalFile& f : *files) total += f.disk_size;
@@ -350,12 +458,21 @@ Result<IngestSummary> Ingest(storage::Index* index, const std::vector<std::strin
   std::uint64_t progress_base = 0;
   {
     Ingester ingester(writer->get(), options, &summary);
+    std::set<std::string> seen;
+    Status s;
     for (const LogicalFile& f : *files) {
-      Status s = ingester.File(f, &progress, &progress_base);
-      if (!s.ok()) {
-        progress.Done();
-        return s;
+      if (!seen.insert(f.name).second) {
+        summary.warnings.push_back(f.name + ": given twice, ingested once");
+        continue;
       }
+      s = ingester.File(f, &progress, &progress_base);
+      if (!s.ok()) break;
+    }
+    Status w = ingester.Finish();
+    if (!w.ok()) s = w;  // the writer's error explains a stopped reader
+    if (!s.ok()) {
+      progress.Done();
+      return s;
     }
   }
   progress.Done();

@@ -9,11 +9,13 @@
 //     (nothing added); equal and more bytes (a CLS append) -> only the new
 //     bytes are ingested, as a new part; different, or the file is now
 //     shorter -> refused with a message saying so, nothing added.
-//   * the reader thread frames the bytes into batches of about
+//   * the calling thread reads and frames the bytes into batches of about
 //     IngestOptions::segment_bytes; worker threads parse each batch and encode
-//     it as one storage segment; the calling thread writes segments in file
-//     order and commits the file at its end (all its records appear at once).
-// Memory: about (2 * threads + 2) batches in flight, whatever the corpus size.
+//     it as one storage segment; a writer thread appends segments in order
+//     and commits files at their ends, in groups (each file's records appear
+//     all at once, never part of them). Files overlap in the pipeline.
+// Memory: about (2 * threads + 2) batches in flight plus the postings of one
+// run (IngestOptions::commit_bytes), whatever the corpus size.
 
 #include <array>
 #include <cstdint>
@@ -33,6 +35,10 @@ struct IngestOptions {
   std::size_t segment_bytes = 8u << 20;
   // A progress line on stderr (the caller enables it only on a terminal).
   bool progress = false;
+  // Files are committed in groups of about this many new bytes (each file
+  // whole, never part of one); also the postings run size, which bounds the
+  // writer's memory. Default 1 GiB.
+  std::uint64_t commit_bytes = 1ull << 30;
   storage::SegmentBuilderOptions segment;
 };
 

@@ -1,18 +1,28 @@
 #include "storage/index.h"
 
+#include <fcntl.h>
+#include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <rocksdb/sst_file_writer.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <queue>
 #include <set>
+#include <thread>
 #include <unordered_map>
 
 #include "storage/coding.h"
@@ -26,13 +36,14 @@ namespace fs = std::filesystem;
 
 constexpr const char* kFilesCf = "files";
 constexpr const char* kSegMetaCf = "segmeta";
-constexpr const char* kSegmentsCf = "segments";
+constexpr const char* kRunsCf = "runs";
 constexpr const char* kPostingsCf = "postings";
 constexpr const char* kFormatKey = "format";
 constexpr const char* kNextIdKey = "next_id";
-// Postings are gathered over runs of about this many raw bytes of one file
-// before they are written: fewer, longer posting lists.
-constexpr std::uint64_t kRunBytes = 64ull << 20;
+// A data file takes segments until it holds about this many bytes.
+constexpr std::uint64_t kDataFileBytes = 1ull << 30;
+// zstd level of the postings tables' blocks.
+constexpr int kPostingsLevel = 9;
 
 // The one place RocksDB statuses become sipdex statuses.
 Status FromRocks(const rocksdb::Status& s, std::string_view context) {
@@ -50,6 +61,8 @@ Status FromRocks(const rocksdb::Status& s, std::string_view context) {
   return Status::IoError(msg);
 }
 
+Status FromErrno(std::string_view context) { return Status::IoError(std::string(context) + ": " + std::strerror(errno)); }
+
 std::string IdKey(RecordId id) {
   std::string k;
   PutFixed64BE(&k, id);
@@ -62,13 +75,56 @@ std::string FileKey(std::uint32_t id) {
   return k;
 }
 
-rocksdb::Slice ToSlice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
 std::string_view ToView(const rocksdb::Slice& s) { return std::string_view(s.data(), s.size()); }
 
 std::int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
+
+std::string DataFileName(std::uint32_t number) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "seg-%06u.dat", number);
+  return buf;
+}
+
+// The number of a data file name ("seg-000001.dat"), or -1.
+std::int64_t DataFileNumber(const std::string& name) {
+  unsigned n = 0;
+  char tail = 0;
+  if (name.size() != 14 || std::sscanf(name.c_str(), "seg-%6u.da%c", &n, &tail) != 2 || tail != 't') return -1;
+  return n;
+}
+
+// Reads exactly n bytes at offset; IoError naming `what` otherwise.
+Status PreadAll(int fd, std::uint64_t offset, std::size_t n, char* out, const std::string& what) {
+  std::size_t done = 0;
+  while (done < n) {
+    ssize_t r = ::pread(fd, out + done, n - done, static_cast<off_t>(offset + done));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return FromErrno(what);
+    if (r == 0) return Status::Corruption(what + ": the data file ends early (cut short)");
+    done += static_cast<std::size_t>(r);
+  }
+  return Status::Ok();
+}
+
+Status WriteAll(int fd, std::string_view bytes, const std::string& what) {
+  while (!bytes.empty()) {
+    ssize_t r = ::write(fd, bytes.data(), bytes.size());
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return FromErrno(what);
+    bytes.remove_prefix(static_cast<std::size_t>(r));
+  }
+  return Status::Ok();
+}
+
+struct StringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+// value key -> ordinals (relative to a segment or a run), increasing.
+using PostingMap = std::unordered_map<std::string, std::vector<std::uint32_t>, StringHash, std::equal_to<>>;
 
 // --- manifest and time map encodings ---------------------------------------
 
@@ -141,12 +197,15 @@ Status DecodeFileInfo(std::string_view v, FileInfo* f) {
 }
 
 // segmeta value: count, file_id, min_time, max_time (all records' effective
-// times), min/max of records with a real time, raw bytes, stored bytes, start offset.
+// times), min/max of records with a real time, raw bytes, stored bytes, start
+// offset, data file number and offset of the payload.
 struct SegMeta {
   SegmentInfo info;
   TimeMs real_min = 0;
   TimeMs real_max = -1;
   std::uint64_t start_offset = 0;
+  std::uint32_t data_file = 0;
+  std::uint64_t data_offset = 0;
 };
 
 std::string EncodeSegMeta(const SegMeta& m) {
@@ -160,6 +219,8 @@ std::string EncodeSegMeta(const SegMeta& m) {
   PutVarint64(&v, m.info.raw_bytes);
   PutVarint64(&v, m.info.stored_bytes);
   PutVarint64(&v, m.start_offset);
+  PutVarint64(&v, m.data_file);
+  PutVarint64(&v, m.data_offset);
   return v;
 }
 
@@ -169,7 +230,8 @@ bool DecodeSegMeta(std::string_view v, SegMeta* m) {
          GetSignedVarint64(&v, &m->info.min_time) && GetSignedVarint64(&v, &m->info.max_time) &&
          GetSignedVarint64(&v, &m->real_min) && GetSignedVarint64(&v, &m->real_max) &&
          GetVarint64(&v, &m->info.raw_bytes) && GetVarint64(&v, &m->info.stored_bytes) &&
-         GetVarint64(&v, &m->start_offset) && v.empty() && (m->info.file_id = static_cast<std::uint32_t>(file_id), true);
+         GetVarint64(&v, &m->start_offset) && GetVarint32(&v, &m->data_file) && GetVarint64(&v, &m->data_offset) &&
+         v.empty() && (m->info.file_id = static_cast<std::uint32_t>(file_id), true);
 }
 
 void MergeTime(TimeMs lo, TimeMs hi, TimeMs* min_t, TimeMs* max_t) {
@@ -182,6 +244,50 @@ void MergeTime(TimeMs lo, TimeMs hi, TimeMs* min_t, TimeMs* max_t) {
   *min_t = std::min(*min_t, lo);
   *max_t = std::max(*max_t, hi);
 }
+
+// A committed run of postings: records [first, end).
+struct Run {
+  RecordId first = 0;
+  RecordId end = 0;
+};
+
+// Where a segment's payload lives.
+struct SegLoc {
+  std::uint64_t start_offset = 0;
+  std::uint32_t data_file = 0;
+  std::uint64_t data_offset = 0;
+};
+
+// Read access to the data files, opened on first use. Thread-safe.
+class DataFiles {
+ public:
+  explicit DataFiles(std::string dir) : dir_(std::move(dir)) {}
+  ~DataFiles() {
+    for (auto& [n, fd] : fds_) ::close(fd);
+  }
+  Status Read(std::uint32_t number, std::uint64_t offset, std::size_t n, std::string* out, const std::string& what) {
+    int fd = -1;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      auto it = fds_.find(number);
+      if (it == fds_.end()) {
+        std::string path = dir_ + "/" + DataFileName(number);
+        fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return Status::Corruption(what + ": cannot open " + DataFileName(number) + ": " + std::strerror(errno));
+        fds_.emplace(number, fd);
+      } else {
+        fd = it->second;
+      }
+    }
+    out->resize(n);
+    return PreadAll(fd, offset, n, out->data(), what);
+  }
+
+ private:
+  std::string dir_;
+  std::mutex mu_;
+  std::map<std::uint32_t, int> fds_;
+};
 
 class IndexImpl;
 
@@ -206,17 +312,34 @@ class SnapshotImpl final : public IndexSnapshot {
   Status Parse(const StoredRecord& r, Record* out) const override;
   Status ExportFile(std::uint32_t file_id, const std::function<Status(std::string_view)>& fn) const override;
   Status Verify(std::vector<std::string>* problems) const override;
-  Result<SpaceUsage> Space() const override;
+  Result<SpaceUsage> Space(bool by_field) const override;
+
+  // Per data file, the end of its last committed segment.
+  std::map<std::uint32_t, std::uint64_t> DataEnds() const {
+    std::map<std::uint32_t, std::uint64_t> ends;
+    for (std::size_t i = 0; i < locs_.size(); ++i) {
+      std::uint64_t& e = ends[locs_[i].data_file];
+      e = std::max(e, locs_[i].data_offset + time_map_[i].stored_bytes);
+    }
+    return ends;
+  }
 
  private:
-  // A decoded segment with each record's position.
+  // A decoded segment with each record's position. Reused across segments so
+  // a scan allocates its buffers once.
   struct Loaded {
+    std::string payload;
     SegmentData data;
     std::vector<StoredRecord> records;  // text views into data.text
   };
   Status LoadSegment(std::size_t index, Loaded* out) const;
   // Index into time_map_ of the segment holding id; npos when none.
   std::size_t SegmentOf(RecordId id) const;
+  // "segment 123 (records 123..456 of night1/fe01.log, bytes 0..8388608; seg-000001.dat at 0, 612345 bytes)"
+  std::string DescribeSegment(std::size_t index) const;
+  std::string DescribeRun(const Run& run) const;
+  // Adds the ids of value key `vkey` in `run` to *ids.
+  Status LookupRun(const Run& run, std::string_view vkey, std::vector<RecordId>* ids) const;
 
   const IndexImpl* index_;
   rocksdb::DB* db_;
@@ -224,7 +347,8 @@ class SnapshotImpl final : public IndexSnapshot {
   rocksdb::ReadOptions ro_;
   Manifest manifest_;
   std::vector<SegmentInfo> time_map_;
-  std::vector<std::uint64_t> start_offsets_;  // per time_map_ entry
+  std::vector<SegLoc> locs_;  // per time_map_ entry
+  std::vector<Run> runs_;     // committed runs, by first id
 };
 
 class IndexImpl final : public Index {
@@ -237,23 +361,29 @@ class IndexImpl final : public Index {
 
   Status OpenDb(const std::string& dir, const IndexOptions& options);
   Result<std::unique_ptr<IndexSnapshot>> Snapshot() const override;
-  Result<std::unique_ptr<IndexWriter>> NewWriter() override;
+  using Index::NewWriter;
+  Result<std::unique_ptr<IndexWriter>> NewWriter(const WriterOptions& options) override;
   const std::string& dir() const override { return dir_; }
 
+  rocksdb::ColumnFamilyHandle* meta() const { return handles_[0]; }
   rocksdb::ColumnFamilyHandle* files() const { return handles_[1]; }
   rocksdb::ColumnFamilyHandle* segmeta() const { return handles_[2]; }
-  rocksdb::ColumnFamilyHandle* segments() const { return handles_[3]; }
+  rocksdb::ColumnFamilyHandle* runs() const { return handles_[3]; }
   rocksdb::ColumnFamilyHandle* postings() const { return handles_[4]; }
-  rocksdb::ColumnFamilyHandle* meta() const { return handles_[0]; }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles() const { return handles_; }
   rocksdb::DB* db() const { return db_.get(); }
   const IndexOptions& options() const { return options_; }
+  DataFiles* data_files() const { return data_files_.get(); }
   void WriterClosed() { writer_open_ = false; }
 
  private:
+  Status TryOpen(const std::string& dir, const IndexOptions& options);
+
   std::string dir_;
   IndexOptions options_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  std::unique_ptr<DataFiles> data_files_;
   bool writer_open_ = false;
 };
 
@@ -298,22 +428,38 @@ Status SnapshotImpl::Load() {
   }
   manifest_.servers.assign(servers.begin(), servers.end());
   time_map_.clear();
-  start_offsets_.clear();
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro_, index_->segmeta()));
+  locs_.clear();
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro_, index_->segmeta()));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      std::string_view key = ToView(it->key());
+      RecordId id = 0;
+      if (!GetFixed64BE(&key, &id) || !key.empty()) return Status::Corruption("segmeta: bad key");
+      if (id >= committed) break;
+      SegMeta m;
+      if (!DecodeSegMeta(ToView(it->value()), &m)) {
+        return Status::Corruption("segmeta: bad entry for segment " + std::to_string(id));
+      }
+      m.info.first_id = id;
+      time_map_.push_back(m.info);
+      locs_.push_back(SegLoc{m.start_offset, m.data_file, m.data_offset});
+    }
+    SIPDEX_RETURN_IF_ERROR(FromRocks(it->status(), "segmeta"));
+  }
+  runs_.clear();
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro_, index_->runs()));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     std::string_view key = ToView(it->key());
-    RecordId id = 0;
-    if (!GetFixed64BE(&key, &id) || !key.empty()) return Status::Corruption("segmeta: bad key");
-    if (id >= committed) break;  // leftovers of an interrupted ingest
-    SegMeta m;
-    if (!DecodeSegMeta(ToView(it->value()), &m)) {
-      return Status::Corruption("segmeta: bad entry for segment " + std::to_string(id));
+    std::string_view val = ToView(it->value());
+    Run r;
+    if (!GetFixed64BE(&key, &r.first) || !key.empty() || !GetVarint64(&val, &r.end) || !val.empty() ||
+        r.end < r.first) {
+      return Status::Corruption("runs: bad entry");
     }
-    m.info.first_id = id;
-    time_map_.push_back(m.info);
-    start_offsets_.push_back(m.start_offset);
+    if (r.first >= committed) break;
+    runs_.push_back(r);
   }
-  return FromRocks(it->status(), "segmeta");
+  return FromRocks(it->status(), "runs");
 }
 
 std::size_t SnapshotImpl::SegmentOf(RecordId id) const {
@@ -325,14 +471,32 @@ std::size_t SnapshotImpl::SegmentOf(RecordId id) const {
   return static_cast<std::size_t>(it - time_map_.begin());
 }
 
+std::string SnapshotImpl::DescribeSegment(std::size_t index) const {
+  const SegmentInfo& s = time_map_[index];
+  const SegLoc& l = locs_[index];
+  std::string file = s.file_id < manifest_.files.size() ? manifest_.files[s.file_id].name : "an unknown file";
+  return "segment " + std::to_string(s.first_id) + " (records " + std::to_string(s.first_id) + ".." +
+         std::to_string(s.first_id + s.count) + " of " + file + ", bytes " + std::to_string(l.start_offset) + ".." +
+         std::to_string(l.start_offset + s.raw_bytes) + "; " + DataFileName(l.data_file) + " at offset " +
+         std::to_string(l.data_offset) + ", " + std::to_string(s.stored_bytes) + " bytes)";
+}
+
+std::string SnapshotImpl::DescribeRun(const Run& run) const {
+  return "run " + std::to_string(run.first) + " (records " + std::to_string(run.first) + ".." +
+         std::to_string(run.end) + ")";
+}
+
 Status SnapshotImpl::LoadSegment(std::size_t index, Loaded* out) const {
   const SegmentInfo& info = time_map_[index];
-  rocksdb::PinnableSlice value;
-  std::string what = "segment " + std::to_string(info.first_id);
-  SIPDEX_RETURN_IF_ERROR(FromRocks(db_->Get(ro_, index_->segments(), IdKey(info.first_id), &value), what));
-  Status s = DecodeSegment(ToView(value), &out->data);
-  if (!s.ok()) return Status::Corruption(what + ": " + s.message());
-  if (out->data.records.size() != info.count) return Status::Corruption(what + ": record count differs from the time map");
+  const SegLoc& loc = locs_[index];
+  SIPDEX_RETURN_IF_ERROR(index_->data_files()->Read(loc.data_file, loc.data_offset,
+                                                    static_cast<std::size_t>(info.stored_bytes), &out->payload,
+                                                    DescribeSegment(index)));
+  Status s = DecodeSegment(out->payload, &out->data);
+  if (!s.ok()) return Status::Corruption(DescribeSegment(index) + ": " + s.message());
+  if (out->data.records.size() != info.count) {
+    return Status::Corruption(DescribeSegment(index) + ": record count differs from the time map");
+  }
   out->records.resize(out->data.records.size());
   std::uint64_t offset = out->data.start_offset;
   std::uint32_t line = out->data.start_line;
@@ -358,28 +522,34 @@ Status SnapshotImpl::LoadSegment(std::size_t index, Loaded* out) const {
   return Status::Ok();
 }
 
+Status SnapshotImpl::LookupRun(const Run& run, std::string_view vkey, std::vector<RecordId>* ids) const {
+  auto field = static_cast<FieldId>(static_cast<std::uint8_t>(vkey[0]));
+  std::string what = "postings of field '" + std::string(GetField(field).name) + "' in " + DescribeRun(run);
+  rocksdb::PinnableSlice value;
+  rocksdb::Status s = db_->Get(ro_, index_->postings(), RunPostingKey(run.first, vkey), &value);
+  if (s.IsNotFound()) return Status::Ok();
+  SIPDEX_RETURN_IF_ERROR(FromRocks(s, what));
+  std::string_view list = ToView(value);
+  if (IsHashedField(field) && vkey.size() == 5) {
+    bool found = false;
+    auto lo = static_cast<std::uint16_t>(static_cast<std::uint8_t>(vkey[3]) << 8 | static_cast<std::uint8_t>(vkey[4]));
+    if (!FindInBucket(ToView(value), lo, &list, &found)) return Status::Corruption(what + ": damaged bucket");
+    if (!found) return Status::Ok();
+  }
+  thread_local std::vector<std::uint32_t> ordinals;
+  ordinals.clear();
+  if (!DecodePostingList(&list, run.end - run.first, &ordinals)) return Status::Corruption(what + ": damaged list");
+  for (std::uint32_t o : ordinals) ids->push_back(run.first + o);
+  return Status::Ok();
+}
+
 Result<std::vector<RecordId>> SnapshotImpl::Lookup(FieldId field, std::string_view value) const {
   if (static_cast<std::size_t>(field) >= static_cast<std::size_t>(FieldId::kCount_) || !GetField(field).indexed) {
     return Status::InvalidArgument("field '" + std::string(GetField(field).name) + "' has no postings");
   }
-  std::string prefix = PostingValueKey(field, value);
+  std::string vkey = PostingValueKey(field, value);
   std::vector<RecordId> ids;
-  std::vector<std::uint32_t> ordinals;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro_, index_->postings()));
-  for (it->Seek(prefix); it->Valid(); it->Next()) {
-    std::string_view key = ToView(it->key());
-    if (!key.starts_with(prefix)) break;
-    if (key.size() != prefix.size() + 8) continue;
-    RecordId run = DecodeFixed64BE(key.data() + prefix.size());
-    if (run >= manifest_.record_count) continue;  // not committed
-    if (!DecodePostingList(ToView(it->value()), &ordinals)) {
-      return Status::Corruption("postings: bad list for run " + std::to_string(run));
-    }
-    for (std::uint32_t o : ordinals) {
-      if (run + o < manifest_.record_count) ids.push_back(run + o);
-    }
-  }
-  SIPDEX_RETURN_IF_ERROR(FromRocks(it->status(), "postings"));
+  for (const Run& run : runs_) SIPDEX_RETURN_IF_ERROR(LookupRun(run, vkey, &ids));
   return ids;
 }
 
@@ -390,32 +560,29 @@ Status SnapshotImpl::ListValues(FieldId field,
     return Status::InvalidArgument("field '" + std::string(GetField(field).name) + "' has no postings");
   }
   if (IsHashedField(field)) return Status::Ok();
-  std::string prefix(1, static_cast<char>(field));
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro_, index_->postings()));
-  std::string current;
-  std::uint64_t count = 0;
-  bool have = false;
-  for (it->Seek(prefix); it->Valid(); it->Next()) {
-    std::string_view key = ToView(it->key());
-    if (!key.starts_with(prefix)) break;
-    FieldId f;
-    std::string_view v;
-    RecordId run = 0;
-    if (!ParsePostingKey(key, &f, &v, &run)) return Status::Corruption("postings: bad key");
-    if (run >= manifest_.record_count) continue;
-    std::string_view list = ToView(it->value());
-    std::uint64_t n = 0;
-    if (!GetVarint64(&list, &n)) return Status::Corruption("postings: bad list");
-    if (have && v != current) {
-      fn(current, count);
-      count = 0;
+  std::map<std::string, std::uint64_t, std::less<>> counts;
+  for (const Run& run : runs_) {
+    std::string prefix = IdKey(run.first);
+    prefix.push_back(static_cast<char>(field));
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro_, index_->postings()));
+    for (it->Seek(prefix); it->Valid(); it->Next()) {
+      std::string_view key = ToView(it->key());
+      if (!key.starts_with(prefix)) break;
+      std::uint64_t n = 0;
+      if (!PostingListCount(ToView(it->value()), &n)) {
+        return Status::Corruption("postings of field '" + std::string(GetField(field).name) + "' in " +
+                                  DescribeRun(run) + ": damaged list");
+      }
+      std::string_view v = key.substr(prefix.size());
+      auto c = counts.find(v);
+      if (c == counts.end()) c = counts.emplace(std::string(v), 0).first;
+      c->second += n;
     }
-    current.assign(v);
-    have = true;
-    count += n;
+    SIPDEX_RETURN_IF_ERROR(FromRocks(it->status(), "postings of field '" + std::string(GetField(field).name) +
+                                                       "' in " + DescribeRun(run)));
   }
-  if (have) fn(current, count);
-  return FromRocks(it->status(), "postings");
+  for (const auto& [v, n] : counts) fn(v, n);
+  return Status::Ok();
 }
 
 Status SnapshotImpl::ReadRecords(std::span<const RecordId> ids,
@@ -439,10 +606,22 @@ Status SnapshotImpl::ReadSegment(RecordId first_id, const std::function<void(con
   if (seg == std::string::npos || time_map_[seg].first_id != first_id) {
     return Status::NotFound("no segment starts at record " + std::to_string(first_id));
   }
-  Loaded loaded;
-  SIPDEX_RETURN_IF_ERROR(LoadSegment(seg, &loaded));
-  for (const StoredRecord& r : loaded.records) fn(r);
-  return Status::Ok();
+  // Buffers reused across calls (a scan segment by segment allocates once per
+  // thread); a pool, since fn may read another segment itself.
+  thread_local std::vector<std::unique_ptr<Loaded>> pool;
+  std::unique_ptr<Loaded> loaded;
+  if (pool.empty()) {
+    loaded = std::make_unique<Loaded>();
+  } else {
+    loaded = std::move(pool.back());
+    pool.pop_back();
+  }
+  Status s = LoadSegment(seg, loaded.get());
+  if (s.ok()) {
+    for (const StoredRecord& r : loaded->records) fn(r);
+  }
+  if (pool.size() < 4) pool.push_back(std::move(loaded));
+  return s;
 }
 
 Status SnapshotImpl::ScanAll(const std::function<bool(const StoredRecord&)>& fn) const {
@@ -475,10 +654,17 @@ Status SnapshotImpl::ScanTimeOrder(TimeMs from, TimeMs to,
   auto later = [](const Item& a, const Item& b) { return a.time != b.time ? a.time > b.time : a.id > b.id; };
   std::priority_queue<Item, std::vector<Item>, decltype(later)> heap(later);
   std::map<std::size_t, std::pair<std::unique_ptr<Loaded>, std::size_t>> live;  // slot -> (segment, records left)
+  std::vector<std::unique_ptr<Loaded>> spare;  // finished segments' buffers, reused
   std::size_t next = 0;
   while (true) {
     while (next < order.size() && (heap.empty() || time_map_[order[next]].min_time <= heap.top().time)) {
-      auto loaded = std::make_unique<Loaded>();
+      std::unique_ptr<Loaded> loaded;
+      if (spare.empty()) {
+        loaded = std::make_unique<Loaded>();
+      } else {
+        loaded = std::move(spare.back());
+        spare.pop_back();
+      }
       SIPDEX_RETURN_IF_ERROR(LoadSegment(order[next], loaded.get()));
       std::size_t left = 0;
       for (std::size_t i = 0; i < loaded->records.size(); ++i) {
@@ -487,7 +673,11 @@ Status SnapshotImpl::ScanTimeOrder(TimeMs from, TimeMs to,
         heap.push(Item{r.time, r.id, next, i});
         ++left;
       }
-      if (left > 0) live.emplace(next, std::make_pair(std::move(loaded), left));
+      if (left > 0) {
+        live.emplace(next, std::make_pair(std::move(loaded), left));
+      } else {
+        spare.push_back(std::move(loaded));
+      }
       ++next;
     }
     if (heap.empty()) break;
@@ -495,7 +685,10 @@ Status SnapshotImpl::ScanTimeOrder(TimeMs from, TimeMs to,
     heap.pop();
     auto it = live.find(top.slot);
     if (!fn(it->second.first->records[top.rec])) return Status::Ok();
-    if (--it->second.second == 0) live.erase(it);
+    if (--it->second.second == 0) {
+      spare.push_back(std::move(it->second.first));
+      live.erase(it);
+    }
   }
   return Status::Ok();
 }
@@ -521,10 +714,9 @@ Status SnapshotImpl::ExportFile(std::uint32_t file_id, const std::function<Statu
     if (p.start_offset != expect) return Status::Corruption(f.name + ": parts are not contiguous");
     std::size_t seg = p.first_id < p.end_id ? SegmentOf(p.first_id) : std::string::npos;
     for (; seg != std::string::npos && seg < time_map_.size() && time_map_[seg].first_id < p.end_id; ++seg) {
-      if (start_offsets_[seg] != expect) {
-        return Status::Corruption(f.name + ": segment " + std::to_string(time_map_[seg].first_id) +
-                                  " starts at byte " + std::to_string(start_offsets_[seg]) + ", expected " +
-                                  std::to_string(expect));
+      if (locs_[seg].start_offset != expect) {
+        return Status::Corruption(f.name + ": " + DescribeSegment(seg) + " starts at byte " +
+                                  std::to_string(locs_[seg].start_offset) + ", expected " + std::to_string(expect));
       }
       SIPDEX_RETURN_IF_ERROR(LoadSegment(seg, &loaded));
       SIPDEX_RETURN_IF_ERROR(fn(loaded.data.text));
@@ -539,15 +731,11 @@ Status SnapshotImpl::ExportFile(std::uint32_t file_id, const std::function<Statu
 }
 
 Status SnapshotImpl::Verify(std::vector<std::string>* problems) const {
-  // Segments: each decodes, checksums match, counts and offsets agree with
-  // the manifest, and the files' parts are covered exactly.
+  // Segments: each reads, its checksum matches, it decodes, and counts and
+  // offsets agree with the manifest; the files' parts are covered exactly.
   Loaded loaded;
-  std::vector<bool> covered(time_map_.size(), false);
-  for (const FileInfo& f : manifest_.files) {
-    Status s = ExportFile(f.file_id, [](std::string_view) { return Status::Ok(); });
-    if (!s.ok()) problems->push_back("file " + f.name + ": " + s.message());
-  }
   RecordId expect_id = 0;
+  std::vector<std::uint64_t> file_end(manifest_.files.size(), 0);
   for (std::size_t i = 0; i < time_map_.size(); ++i) {
     const SegmentInfo& info = time_map_[i];
     if (info.first_id != expect_id) {
@@ -556,88 +744,197 @@ Status SnapshotImpl::Verify(std::vector<std::string>* problems) const {
     }
     expect_id = info.first_id + info.count;
     if (info.file_id >= manifest_.files.size()) {
-      problems->push_back("segment " + std::to_string(info.first_id) + ": unknown file id");
+      problems->push_back(DescribeSegment(i) + ": unknown file id " + std::to_string(info.file_id));
+      continue;
     }
     Status s = LoadSegment(i, &loaded);
-    if (!s.ok()) problems->push_back(s.message());
+    if (!s.ok()) {
+      problems->push_back(s.message());
+      continue;
+    }
+    if (loaded.data.text.size() != info.raw_bytes || loaded.data.start_offset != locs_[i].start_offset) {
+      problems->push_back(DescribeSegment(i) + ": its bytes differ from the time map");
+    }
   }
   if (expect_id != manifest_.record_count) {
     problems->push_back("time map: segments end at record " + std::to_string(expect_id) + ", the manifest has " +
                         std::to_string(manifest_.record_count));
   }
+  // Files: parts contiguous and covered by their segments (cheap: the time map only).
   std::uint64_t counted = 0;
   for (const FileInfo& f : manifest_.files) {
-    for (const FilePart& p : f.parts) counted += p.end_id - p.first_id;
+    std::uint64_t expect = 0;
+    for (const FilePart& p : f.parts) {
+      counted += p.end_id - p.first_id;
+      if (p.start_offset != expect) problems->push_back("file " + f.name + ": parts are not contiguous");
+      expect = p.start_offset;
+      std::size_t seg = p.first_id < p.end_id ? SegmentOf(p.first_id) : std::string::npos;
+      if (p.first_id < p.end_id && seg == std::string::npos) {
+        problems->push_back("file " + f.name + ": records " + std::to_string(p.first_id) + ".." +
+                            std::to_string(p.end_id) + " have no segment");
+        expect = p.end_offset;
+        continue;
+      }
+      for (; seg != std::string::npos && seg < time_map_.size() && time_map_[seg].first_id < p.end_id; ++seg) {
+        if (time_map_[seg].file_id != f.file_id || locs_[seg].start_offset != expect) {
+          problems->push_back("file " + f.name + ": " + DescribeSegment(seg) + " does not continue it at byte " +
+                              std::to_string(expect));
+          break;
+        }
+        expect += time_map_[seg].raw_bytes;
+      }
+      if (expect != p.end_offset) {
+        problems->push_back("file " + f.name + ": segments end at byte " + std::to_string(expect) +
+                            ", the manifest says " + std::to_string(p.end_offset));
+        expect = p.end_offset;
+      }
+    }
   }
   if (counted != manifest_.record_count) {
     problems->push_back("manifest: file parts hold " + std::to_string(counted) + " records, the index " +
                         std::to_string(manifest_.record_count));
   }
-  // Postings: every entry names a committed record.
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro_, index_->postings()));
+  // Postings: runs tile the records; every table block reads with a good
+  // checksum; every list decodes and points inside its run. Checked field by
+  // field, so a damaged block is named by its field and the others still count.
+  RecordId run_expect = 0;
+  for (const Run& run : runs_) {
+    if (run.first != run_expect) {
+      problems->push_back("runs: records " + std::to_string(run_expect) + ".." + std::to_string(run.first) +
+                          " have no postings");
+    }
+    run_expect = run.end;
+  }
+  if (run_expect != manifest_.record_count) {
+    problems->push_back("runs: postings end at record " + std::to_string(run_expect) + ", the manifest has " +
+                        std::to_string(manifest_.record_count));
+  }
+  rocksdb::ReadOptions ro = ro_;
+  ro.verify_checksums = true;
+  ro.fill_cache = false;
+  std::size_t bad = 0;
+  auto report = [&](const std::string& what) {
+    if (++bad <= 20) problems->push_back(what);
+  };
   std::vector<std::uint32_t> ordinals;
-  std::size_t bad_postings = 0;
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    FieldId field;
-    std::string_view value;
-    RecordId run = 0;
-    auto report = [&](const std::string& what) {
-      if (++bad_postings <= 20) problems->push_back(what);
-    };
-    if (!ParsePostingKey(ToView(it->key()), &field, &value, &run)) {
-      report("postings: a key that does not parse");
-      continue;
-    }
-    if (run >= manifest_.record_count) continue;  // an ingest running now
-    if (!DecodePostingList(ToView(it->value()), &ordinals)) {
-      report("postings: damaged list for " + std::string(GetField(field).name) + " in run " + std::to_string(run));
-      continue;
-    }
-    if (!ordinals.empty() && run + ordinals.back() >= manifest_.record_count) {
-      report("postings: " + std::string(GetField(field).name) + " points at record " +
-             std::to_string(run + ordinals.back()) + ", past the last record");
-    } else if (!ordinals.empty() && SegmentOf(run) == std::string::npos) {
-      report("postings: " + std::string(GetField(field).name) + " run " + std::to_string(run) + " has no segment");
+  for (const Run& run : runs_) {
+    for (std::size_t f = 0; f < static_cast<std::size_t>(FieldId::kCount_); ++f) {
+      auto field = static_cast<FieldId>(f);
+      if (!GetField(field).indexed || CanonicalPostingField(field) != field) continue;
+      std::string prefix = IdKey(run.first);
+      prefix.push_back(static_cast<char>(f));
+      std::string what = "postings of field '" + std::string(GetField(field).name) + "' in " + DescribeRun(run);
+      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, index_->postings()));
+      for (it->Seek(prefix); it->Valid(); it->Next()) {
+        std::string_view key = ToView(it->key());
+        if (!key.starts_with(prefix)) break;
+        RecordId r = 0;
+        FieldId kf;
+        std::string_view rest;
+        if (!ParseRunPostingKey(key, &r, &kf, &rest)) {
+          report(what + ": a key that does not parse");
+          continue;
+        }
+        std::string_view value = ToView(it->value());
+        std::vector<std::string_view> lists;
+        if (IsHashedField(field)) {
+          std::uint64_t m = 0;
+          bool ok = GetVarint64(&value, &m) && m <= value.size();
+          for (std::uint64_t k = 0; ok && k < m; ++k) {
+            std::string_view h, l;
+            ok = GetBytes(&value, 2, &h) && GetLengthPrefixed(&value, &l);
+            if (ok) lists.push_back(l);
+          }
+          if (!ok || !value.empty()) {
+            report(what + ": damaged bucket");
+            continue;
+          }
+        } else {
+          lists.push_back(value);
+        }
+        for (std::string_view l : lists) {
+          ordinals.clear();
+          if (!DecodePostingList(&l, run.end - run.first, &ordinals) || !l.empty()) {
+            report(what + ": a damaged list (points outside records " + std::to_string(run.first) + ".." +
+                   std::to_string(run.end) + ")");
+            break;
+          }
+        }
+      }
+      if (!it->status().ok()) report(what + ": damaged table block: " + it->status().ToString());
     }
   }
-  if (bad_postings > 20) problems->push_back("postings: " + std::to_string(bad_postings - 20) + " more damaged entries");
-  return FromRocks(it->status(), "postings");
+  if (bad > 20) problems->push_back("postings: " + std::to_string(bad - 20) + " more damaged entries");
+  return Status::Ok();
 }
 
-Result<SpaceUsage> SnapshotImpl::Space() const {
+Result<SpaceUsage> SnapshotImpl::Space(bool by_field) const {
   SpaceUsage u;
   std::error_code ec;
   for (auto it = fs::recursive_directory_iterator(index_->dir(), ec); !ec && it != fs::recursive_directory_iterator();
        it.increment(ec)) {
-    if (it->is_regular_file(ec)) u.directory_bytes += it->file_size(ec);
+    if (!it->is_regular_file(ec)) continue;
+    std::uint64_t size = it->file_size(ec);
+    u.directory_bytes += size;
+    if (DataFileNumber(it->path().filename().string()) >= 0) u.segment_bytes += size;
   }
-  auto prop = [&](rocksdb::ColumnFamilyHandle* cf, const char* name) {
-    std::uint64_t v = 0;
-    return db_->GetIntProperty(cf, name, &v) ? v : 0;
-  };
-  u.segment_bytes = prop(index_->segments(), "rocksdb.total-sst-files-size") +
-                    prop(index_->segments(), "rocksdb.total-blob-file-size");
-  u.postings_bytes = prop(index_->postings(), "rocksdb.total-sst-files-size");
+  std::uint64_t v = 0;
+  if (db_->GetIntProperty(index_->postings(), "rocksdb.total-sst-files-size", &v)) u.postings_bytes = v;
   u.other_bytes = u.directory_bytes > u.segment_bytes + u.postings_bytes
                       ? u.directory_bytes - u.segment_bytes - u.postings_bytes
                       : 0;
+  if (!by_field) return u;
+  std::vector<SpaceUsage::FieldPostings> fields(static_cast<std::size_t>(FieldId::kCount_));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro_, index_->postings()));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    RecordId run = 0;
+    FieldId field;
+    std::string_view rest;
+    if (!ParseRunPostingKey(ToView(it->key()), &run, &field, &rest)) continue;
+    SpaceUsage::FieldPostings& f = fields[static_cast<std::size_t>(field)];
+    ++f.keys;
+    f.bytes += it->key().size() + it->value().size();
+  }
+  SIPDEX_RETURN_IF_ERROR(FromRocks(it->status(), "postings"));
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    if (fields[i].keys == 0) continue;
+    fields[i].field = std::string(GetField(static_cast<FieldId>(i)).name);
+    u.postings_by_field.push_back(fields[i]);
+  }
+  std::sort(u.postings_by_field.begin(), u.postings_by_field.end(),
+            [](const auto& a, const auto& b) { return a.bytes > b.bytes; });
   return u;
 }
 
 // --- writing ------------------------------------------------------------------
 
+rocksdb::ColumnFamilyOptions CfOptions(std::string_view name);
+
 class WriterImpl final : public IndexWriter {
  public:
-  WriterImpl(IndexImpl* index, RecordId next_id, std::vector<FileInfo> files)
-      : index_(index), next_id_(next_id), files_(std::move(files)) {
+  WriterImpl(IndexImpl* index, const WriterOptions& options, RecordId next_id, std::vector<FileInfo> files,
+             std::uint32_t data_file, std::uint64_t data_size)
+      : index_(index),
+        options_(options),
+        next_id_(next_id),
+        committed_id_(next_id),
+        run_first_(next_id),
+        files_(std::move(files)),
+        data_number_(data_file),
+        data_size_(data_size),
+        committed_data_number_(data_file),
+        committed_data_size_(data_size) {
     for (const FileInfo& f : files_) by_name_.emplace(f.name, f.file_id);
   }
   ~WriterImpl() override {
     if (open_) AbortFile().IgnoreError();
+    Commit().IgnoreError();
+    if (data_fd_ >= 0) ::close(data_fd_);
     index_->WriterClosed();
   }
 
   Result<FileState> GetFileState(std::string_view name) override {
+    std::lock_guard<std::mutex> l(mu_);
     FileState st;
     auto it = by_name_.find(std::string(name));
     if (it == by_name_.end()) return st;
@@ -649,6 +946,7 @@ class WriterImpl final : public IndexWriter {
 
   Status BeginFile(const FileHeader& header) override {
     if (open_) return Status::InvalidArgument("BeginFile: a file is already open");
+    std::lock_guard<std::mutex> l(mu_);
     auto it = by_name_.find(header.name);
     std::uint64_t known_size = it == by_name_.end() ? 0 : files_[it->second].size;
     if (header.start_offset != known_size) {
@@ -664,9 +962,6 @@ class WriterImpl final : public IndexWriter {
     part_stored_ = 0;
     first_server_.clear();
     expect_offset_ = header.start_offset;
-    run_first_ = next_id_;
-    run_raw_ = 0;
-    run_.clear();
     open_ = true;
     return Status::Ok();
   }
@@ -679,7 +974,9 @@ class WriterImpl final : public IndexWriter {
                                      ", expected " + std::to_string(expect_offset_));
     }
     RecordId first = next_id_;
+    SIPDEX_RETURN_IF_ERROR(AppendData(seg.payload));
     SegMeta m;
+    m.info.first_id = first;
     m.info.count = seg.count;
     m.info.file_id = file_id_;
     m.info.min_time = seg.min_time;
@@ -689,13 +986,15 @@ class WriterImpl final : public IndexWriter {
     m.real_min = seg.real_min_time;
     m.real_max = seg.real_max_time;
     m.start_offset = seg.start_offset;
-    rocksdb::WriteBatch batch;
-    std::string key = IdKey(first);
-    SIPDEX_RETURN_IF_ERROR(FromRocks(batch.Put(index_->segments(), key, ToSlice(seg.payload)), "segment"));
-    SIPDEX_RETURN_IF_ERROR(FromRocks(batch.Put(index_->segmeta(), key, EncodeSegMeta(m)), "segmeta"));
-    std::uint32_t base = static_cast<std::uint32_t>(first - run_first_);
+    m.data_file = data_number_;
+    m.data_offset = data_size_ - seg.payload.size();
+    pending_segments_.push_back(m);
+    auto base = static_cast<std::uint32_t>(first - run_first_);
     for (auto& [k, ords] : seg.postings) {
-      auto& list = run_[k];
+      auto it = run_.find(std::string_view(k));
+      if (it == run_.end()) it = run_.emplace(std::move(k), std::vector<std::uint32_t>()).first;
+      std::vector<std::uint32_t>& list = it->second;
+      list.reserve(list.size() + ords.size());
       for (std::uint32_t o : ords) list.push_back(base + o);
     }
     run_raw_ += seg.raw_bytes;
@@ -705,8 +1004,8 @@ class WriterImpl final : public IndexWriter {
     MergeTime(seg.real_min_time, seg.real_max_time, &part_min_, &part_max_);
     part_stored_ += seg.payload.size();
     if (first_server_.empty()) first_server_ = seg.server;
-    if (run_raw_ >= kRunBytes) SIPDEX_RETURN_IF_ERROR(FlushRun(&batch));
-    return FromRocks(index_->db()->Write(rocksdb::WriteOptions(), &batch), "write segment");
+    if (run_raw_ >= options_.run_bytes) SIPDEX_RETURN_IF_ERROR(FlushRun());
+    return Status::Ok();
   }
 
   Status CommitFile(std::uint64_t total_size, std::uint64_t hash) override {
@@ -715,104 +1014,261 @@ class WriterImpl final : public IndexWriter {
       return Status::InvalidArgument(header_.name + ": committing " + std::to_string(total_size) +
                                      " bytes but the segments hold " + std::to_string(expect_offset_));
     }
-    rocksdb::WriteBatch batch;
-    SIPDEX_RETURN_IF_ERROR(FlushRun(&batch));
     FileInfo f;
-    if (file_id_ < files_.size()) f = files_[file_id_];
-    f.file_id = file_id_;
-    f.name = header_.name;
-    f.source_path = header_.source_path;
-    if (f.server.empty()) f.server = header_.server;
-    if (f.server.empty()) f.server = first_server_;
-    f.size = total_size;
-    f.prefix_hash = hash;
-    if (total_size > header_.start_offset || f.parts.empty()) {
-      FilePart p;
-      p.start_offset = header_.start_offset;
-      p.end_offset = total_size;
-      p.first_id = part_first_;
-      p.end_id = next_id_;
-      p.ingested_at_ms = NowMs();
-      f.parts.push_back(p);
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (file_id_ < files_.size()) f = files_[file_id_];
+      f.file_id = file_id_;
+      f.name = header_.name;
+      f.source_path = header_.source_path;
+      if (f.server.empty()) f.server = header_.server;
+      if (f.server.empty()) f.server = first_server_;
+      f.size = total_size;
+      f.prefix_hash = hash;
+      if (total_size > header_.start_offset || f.parts.empty()) {
+        FilePart p;
+        p.start_offset = header_.start_offset;
+        p.end_offset = total_size;
+        p.first_id = part_first_;
+        p.end_id = next_id_;
+        p.ingested_at_ms = NowMs();
+        f.parts.push_back(p);
+      }
+      f.counts.Add(part_counts_);
+      MergeTime(part_min_, part_max_, &f.min_time, &f.max_time);
+      f.stored_bytes += part_stored_;
+      if (file_id_ == files_.size()) {
+        files_.push_back(f);
+        by_name_.emplace(f.name, f.file_id);
+      } else {
+        files_[file_id_] = f;
+      }
     }
-    f.counts.Add(part_counts_);
-    MergeTime(part_min_, part_max_, &f.min_time, &f.max_time);
-    f.stored_bytes += part_stored_;
-    SIPDEX_RETURN_IF_ERROR(FromRocks(batch.Put(index_->files(), FileKey(file_id_), EncodeFileInfo(f)), "files"));
-    std::string next;
-    PutVarint64(&next, next_id_);
-    SIPDEX_RETURN_IF_ERROR(FromRocks(batch.Put(index_->meta(), kNextIdKey, next), "meta"));
-    SIPDEX_RETURN_IF_ERROR(FromRocks(index_->db()->Write(rocksdb::WriteOptions(), &batch), "commit " + header_.name));
-    if (file_id_ == files_.size()) {
-      files_.push_back(f);
-      by_name_.emplace(f.name, f.file_id);
-    } else {
-      files_[file_id_] = f;
-    }
-    committed_id_ = next_id_;
+    pending_files_.insert(file_id_);
+    pending_raw_ += total_size - header_.start_offset;
     open_ = false;
+    if (pending_raw_ >= options_.commit_bytes) return Commit();
     return Status::Ok();
   }
 
   Status AbortFile() override {
-    if (!open_) return Status::Ok();
+    if (!open_ && pending_files_.empty() && next_id_ == committed_id_) return Status::Ok();
     open_ = false;
-    run_.clear();
-    RecordId from = part_first_;
-    next_id_ = part_first_;
-    return DeleteFrom(index_, from);
+    return DropPending();
   }
 
   Status Flush() override {
     if (open_) return Status::InvalidArgument("Flush: a file is open");
+    SIPDEX_RETURN_IF_ERROR(Commit());
     rocksdb::FlushOptions fo;
     fo.wait = true;
-    std::vector<rocksdb::ColumnFamilyHandle*> cfs = {index_->meta(), index_->files(), index_->segmeta(),
-                                                     index_->segments(), index_->postings()};
-    return FromRocks(index_->db()->Flush(fo, cfs), "flush");
-  }
-
-  // Deletes segments and postings of ids >= from (never committed).
-  static Status DeleteFrom(IndexImpl* index, RecordId from) {
-    rocksdb::DB* db = index->db();
-    std::string begin = IdKey(from);
-    std::string end = IdKey(~RecordId{0});
-    rocksdb::WriteBatch batch;
-    SIPDEX_RETURN_IF_ERROR(FromRocks(batch.DeleteRange(index->segments(), begin, end), "cleanup"));
-    SIPDEX_RETURN_IF_ERROR(FromRocks(batch.DeleteRange(index->segmeta(), begin, end), "cleanup"));
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), index->postings()));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      std::string_view key = ToView(it->key());
-      if (key.size() >= 8 && DecodeFixed64BE(key.data() + key.size() - 8) >= from) {
-        SIPDEX_RETURN_IF_ERROR(FromRocks(batch.Delete(index->postings(), it->key()), "cleanup"));
+    SIPDEX_RETURN_IF_ERROR(FromRocks(index_->db()->Flush(fo, index_->handles()), "flush"));
+    // Automatic compactions are off (readers never meet a file deleted under
+    // them); the small tables of the manifest column families are merged here
+    // when many ingests have piled them up.
+    for (rocksdb::ColumnFamilyHandle* cf : {index_->meta(), index_->files(), index_->segmeta(), index_->runs()}) {
+      std::string n;
+      if (index_->db()->GetProperty(cf, "rocksdb.num-files-at-level0", &n) && std::atoi(n.c_str()) > 16) {
+        SIPDEX_RETURN_IF_ERROR(
+            FromRocks(index_->db()->CompactRange(rocksdb::CompactRangeOptions(), cf, nullptr, nullptr), "compact"));
       }
     }
-    SIPDEX_RETURN_IF_ERROR(FromRocks(it->status(), "cleanup"));
+    return Status::Ok();
+  }
+
+  // Leftovers of an interrupted writer: data file bytes past the committed
+  // segments and postings tables of uncommitted runs.
+  static Status DeleteLeftovers(IndexImpl* index, RecordId committed,
+                                const std::map<std::uint32_t, std::uint64_t>& data_ends) {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(index->dir(), ec)) {
+      std::string name = entry.path().filename().string();
+      std::int64_t number = DataFileNumber(name);
+      if (number < 0) {
+        if (name.starts_with("run-") && name.ends_with(".sst.tmp")) fs::remove(entry.path(), ec);
+        continue;
+      }
+      auto it = data_ends.find(static_cast<std::uint32_t>(number));
+      if (it == data_ends.end()) {
+        if (!fs::remove(entry.path(), ec)) return Status::IoError("cannot remove " + name + ": " + ec.message());
+        continue;
+      }
+      std::uint64_t size = entry.file_size(ec);
+      if (!ec && size > it->second) {
+        if (::truncate(entry.path().c_str(), static_cast<off_t>(it->second)) != 0) return FromErrno("truncate " + name);
+      }
+    }
+    rocksdb::DB* db = index->db();
+    std::string begin = IdKey(committed);
+    std::string end = IdKey(~RecordId{0});
+    auto any = [&]() {
+      std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), index->postings()));
+      it->Seek(begin);
+      return it->Valid();
+    };
+    if (!any()) return Status::Ok();
+    rocksdb::Slice b(begin), e(end);
+    SIPDEX_RETURN_IF_ERROR(FromRocks(rocksdb::DeleteFilesInRange(db, index->postings(), &b, &e), "cleanup"));
+    if (!any()) return Status::Ok();
+    rocksdb::WriteBatch batch;
+    SIPDEX_RETURN_IF_ERROR(FromRocks(batch.DeleteRange(index->postings(), b, e), "cleanup"));
     return FromRocks(db->Write(rocksdb::WriteOptions(), &batch), "cleanup");
   }
 
  private:
-  Status FlushRun(rocksdb::WriteBatch* batch) {
-    std::string full;
-    std::string value;
-    for (auto& [k, ords] : run_) {
-      full.assign(k);
-      PutFixed64BE(&full, run_first_);
-      value.clear();
-      EncodePostingList(ords, &value);
-      SIPDEX_RETURN_IF_ERROR(FromRocks(batch->Put(index_->postings(), full, value), "postings"));
+  Status AppendData(std::string_view payload) {
+    if (data_fd_ < 0 || (data_size_ > 0 && data_size_ + payload.size() > kDataFileBytes)) {
+      if (data_fd_ >= 0) {
+        ::close(data_fd_);
+        data_fd_ = -1;
+        ++data_number_;
+        data_size_ = 0;
+      } else if (data_size_ >= kDataFileBytes) {
+        ++data_number_;
+        data_size_ = 0;
+      }
+      std::string path = index_->dir() + "/" + DataFileName(data_number_);
+      data_fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+      if (data_fd_ < 0) return FromErrno("open " + path);
+      // Anything past the committed size is a leftover: write over it.
+      if (::ftruncate(data_fd_, static_cast<off_t>(data_size_)) != 0 ||
+          ::lseek(data_fd_, static_cast<off_t>(data_size_), SEEK_SET) < 0) {
+        return FromErrno("seek " + path);
+      }
+    }
+    SIPDEX_RETURN_IF_ERROR(WriteAll(data_fd_, payload, "write " + DataFileName(data_number_)));
+    data_size_ += payload.size();
+    return Status::Ok();
+  }
+
+  // Writes the run's postings as one sorted table and adds it to the index
+  // (outside the write-ahead log and the memtable); invisible until Commit
+  // records the run.
+  Status FlushRun() {
+    if (next_id_ == run_first_) return Status::Ok();
+    Run run{run_first_, next_id_};
+    if (!run_.empty()) {
+      std::vector<PostingMap::value_type*> entries;
+      entries.reserve(run_.size());
+      for (auto& e : run_) entries.push_back(&e);
+      std::sort(entries.begin(), entries.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
+      std::string path = index_->dir() + "/run-" + std::to_string(run.first) + ".sst.tmp";
+      rocksdb::Options o(rocksdb::DBOptions(), CfOptions(kPostingsCf));
+      rocksdb::SstFileWriter sst(rocksdb::EnvOptions(), o, index_->postings());
+      SIPDEX_RETURN_IF_ERROR(FromRocks(sst.Open(path), "postings table"));
+      std::string key, value, list;
+      for (std::size_t i = 0; i < entries.size();) {
+        const std::string& vkey = entries[i]->first;
+        auto field = static_cast<FieldId>(static_cast<std::uint8_t>(vkey[0]));
+        value.clear();
+        std::size_t j = i + 1;
+        if (IsHashedField(field) && vkey.size() == 5) {
+          // One bucket: every hash sharing field and high 16 bits.
+          while (j < entries.size() && entries[j]->first.size() == 5 &&
+                 std::string_view(entries[j]->first).substr(0, 3) == std::string_view(vkey).substr(0, 3)) {
+            ++j;
+          }
+          PutVarint64(&value, j - i);
+          for (std::size_t k = i; k < j; ++k) {
+            value.append(entries[k]->first, 3, 2);
+            list.clear();
+            EncodePostingList(entries[k]->second, &list);
+            PutLengthPrefixed(&value, list);
+          }
+        } else {
+          EncodePostingList(entries[i]->second, &value);
+        }
+        key = RunPostingKey(run.first, vkey);
+        SIPDEX_RETURN_IF_ERROR(FromRocks(sst.Put(key, value), "postings table"));
+        i = j;
+      }
+      SIPDEX_RETURN_IF_ERROR(FromRocks(sst.Finish(), "postings table"));
+      rocksdb::IngestExternalFileOptions io;
+      io.move_files = true;
+      io.write_global_seqno = false;
+      SIPDEX_RETURN_IF_ERROR(
+          FromRocks(index_->db()->IngestExternalFile(index_->postings(), {path}, io), "add postings table"));
     }
     run_.clear();
+    pending_runs_.push_back(run);
     run_first_ = next_id_;
     run_raw_ = 0;
     return Status::Ok();
   }
 
+  // Makes every ended part visible in one write batch: their segments' time
+  // map entries, their runs, their manifest entries and next_id.
+  Status Commit() {
+    if (open_) return Status::Ok();  // the open part's records share the run: wait for it
+    if (pending_files_.empty() && pending_segments_.empty()) return Status::Ok();
+    SIPDEX_RETURN_IF_ERROR(FlushRun());
+    rocksdb::WriteBatch batch;
+    for (const SegMeta& m : pending_segments_) {
+      SIPDEX_RETURN_IF_ERROR(FromRocks(batch.Put(index_->segmeta(), IdKey(m.info.first_id), EncodeSegMeta(m)), "segmeta"));
+    }
+    for (const Run& r : pending_runs_) {
+      std::string v;
+      PutVarint64(&v, r.end);
+      SIPDEX_RETURN_IF_ERROR(FromRocks(batch.Put(index_->runs(), IdKey(r.first), v), "runs"));
+    }
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      for (std::uint32_t id : pending_files_) {
+        SIPDEX_RETURN_IF_ERROR(FromRocks(batch.Put(index_->files(), FileKey(id), EncodeFileInfo(files_[id])), "files"));
+      }
+    }
+    std::string next;
+    PutVarint64(&next, next_id_);
+    SIPDEX_RETURN_IF_ERROR(FromRocks(batch.Put(index_->meta(), kNextIdKey, next), "meta"));
+    SIPDEX_RETURN_IF_ERROR(FromRocks(index_->db()->Write(rocksdb::WriteOptions(), &batch), "commit"));
+    committed_id_ = next_id_;
+    committed_data_number_ = data_number_;
+    committed_data_size_ = data_size_;
+    committed_files_ = files_.size();
+    pending_segments_.clear();
+    pending_runs_.clear();
+    pending_files_.clear();
+    pending_raw_ = 0;
+    return Status::Ok();
+  }
+
+  // Forgets everything not committed: the in-memory run, the tables of
+  // pending runs, the data written since the commit and the files' new state.
+  Status DropPending() {
+    run_.clear();
+    pending_segments_.clear();
+    pending_runs_.clear();
+    pending_raw_ = 0;
+    next_id_ = committed_id_;
+    run_first_ = committed_id_;
+    run_raw_ = 0;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      Result<std::unique_ptr<IndexSnapshot>> snap = index_->Snapshot();
+      if (!snap.ok()) return snap.status();
+      files_ = (*snap)->manifest().files;
+      by_name_.clear();
+      for (const FileInfo& f : files_) by_name_.emplace(f.name, f.file_id);
+    }
+    pending_files_.clear();
+    if (data_fd_ >= 0) ::close(data_fd_);
+    data_fd_ = -1;
+    data_number_ = committed_data_number_;
+    data_size_ = committed_data_size_;
+    Result<std::unique_ptr<IndexSnapshot>> snap = index_->Snapshot();
+    if (!snap.ok()) return snap.status();
+    return DeleteLeftovers(index_, committed_id_, static_cast<const SnapshotImpl&>(**snap).DataEnds());
+  }
+
   IndexImpl* index_;
+  WriterOptions options_;
   RecordId next_id_;
-  RecordId committed_id_ = 0;
+  RecordId committed_id_;
+  RecordId run_first_;
+  std::mutex mu_;  // files_ and by_name_ (GetFileState may run on another thread)
   std::vector<FileInfo> files_;
   std::unordered_map<std::string, std::uint32_t> by_name_;
+  std::size_t committed_files_ = 0;
   bool open_ = false;
   FileHeader header_;
   std::uint32_t file_id_ = 0;
@@ -823,37 +1279,60 @@ class WriterImpl final : public IndexWriter {
   std::uint64_t part_stored_ = 0;
   std::string first_server_;
   std::uint64_t expect_offset_ = 0;
-  RecordId run_first_ = 0;
   std::uint64_t run_raw_ = 0;
-  std::unordered_map<std::string, std::vector<std::uint32_t>> run_;
+  PostingMap run_;
+  std::vector<SegMeta> pending_segments_;
+  std::vector<Run> pending_runs_;
+  std::set<std::uint32_t> pending_files_;
+  std::uint64_t pending_raw_ = 0;
+  int data_fd_ = -1;
+  std::uint32_t data_number_;
+  std::uint64_t data_size_;
+  std::uint32_t committed_data_number_;
+  std::uint64_t committed_data_size_;
 };
 
 rocksdb::ColumnFamilyOptions CfOptions(std::string_view name) {
   rocksdb::ColumnFamilyOptions o;
   o.compression = rocksdb::kZSTD;
   o.bottommost_compression = rocksdb::kZSTD;
-  if (name == kSegmentsCf) {
-    // Payloads are already compressed: keep them out of compactions in blob files.
-    o.compression = rocksdb::kNoCompression;
-    o.bottommost_compression = rocksdb::kNoCompression;
-    o.enable_blob_files = true;
-    o.min_blob_size = 0;
-    o.blob_file_size = 256ull << 20;
-    o.enable_blob_garbage_collection = true;
-    o.write_buffer_size = 64ull << 20;
-  }
+  // No automatic compactions: a compaction deletes tables that a reader
+  // opening at that moment may be about to open. Postings tables never
+  // overlap (keys start with their run) and are added at the bottom level;
+  // the other families are small and merged by IndexWriter::Flush.
+  o.disable_auto_compactions = true;
   if (name == kPostingsCf) {
     rocksdb::BlockBasedTableOptions t;
-    t.block_size = 32 * 1024;
+    t.block_size = 64 * 1024;
     o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
-    o.write_buffer_size = 64ull << 20;
+    o.compression_opts.level = kPostingsLevel;
+    o.bottommost_compression_opts.level = kPostingsLevel;
+    o.bottommost_compression_opts.enabled = true;
   }
   return o;
 }
 
+const char* const kColumnFamilies[] = {"default", kFilesCf, kSegMetaCf, kRunsCf, kPostingsCf};
+
 Status IndexImpl::OpenDb(const std::string& dir, const IndexOptions& options) {
+  // A read-only open may race with a writer deleting an obsolete log or a
+  // leftover table between reading the list of files and opening them: retry.
+  Status s;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    s = TryOpen(dir, options);
+    if (s.ok() || !options.read_only || s.code() != Status::Code::kIoError) return s;
+    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+    handles_.clear();
+    db_.reset();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return s;
+}
+
+Status IndexImpl::TryOpen(const std::string& dir, const IndexOptions& options) {
   dir_ = dir;
   options_ = options;
+  data_files_ = std::make_unique<DataFiles>(dir);
   std::error_code ec;
   bool exists = fs::exists(fs::path(dir) / "CURRENT", ec);
   if (options.read_only && !exists) return Status::NotFound("no index at " + dir + " (run sipdex ingest first)");
@@ -866,12 +1345,20 @@ Status IndexImpl::OpenDb(const std::string& dir, const IndexOptions& options) {
   db_options.create_missing_column_families = true;
   db_options.max_background_jobs = 2;
   db_options.keep_log_file_num = 2;
-  db_options.max_total_wal_size = 256ull << 20;
+  db_options.max_total_wal_size = 64ull << 20;
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-  for (const char* name : {rocksdb::kDefaultColumnFamilyName.c_str(), kFilesCf, kSegMetaCf, kSegmentsCf, kPostingsCf}) {
-    cfs.emplace_back(name, CfOptions(name));
+  db_options.skip_stats_update_on_db_open = true;
+  db_options.max_file_opening_threads = 1;
+  if (exists) {
+    std::vector<std::string> names;
+    rocksdb::Status ls = rocksdb::DB::ListColumnFamilies(db_options, dir, &names);
+    if (ls.ok() && std::find(names.begin(), names.end(), "segments") != names.end()) {
+      return Status::Corruption(dir + ": index format version 1, this sipdex reads version " +
+                                std::to_string(kFormatVersion) + " (ingest again into a new index directory)");
+    }
   }
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  for (const char* name : kColumnFamilies) cfs.emplace_back(name, CfOptions(name));
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = options.read_only ? rocksdb::DB::OpenForReadOnly(db_options, dir, cfs, &handles_, &raw)
                                         : rocksdb::DB::Open(db_options, dir, cfs, &handles_, &raw);
@@ -892,7 +1379,7 @@ Status IndexImpl::OpenDb(const std::string& dir, const IndexOptions& options) {
   SIPDEX_RETURN_IF_ERROR(FromRocks(s, "open " + dir));
   if (v != std::to_string(kFormatVersion)) {
     return Status::Corruption(dir + ": index format version " + v + ", this sipdex reads version " +
-                              std::to_string(kFormatVersion));
+                              std::to_string(kFormatVersion) + " (ingest again into a new index directory)");
   }
   return Status::Ok();
 }
@@ -903,30 +1390,21 @@ Result<std::unique_ptr<IndexSnapshot>> IndexImpl::Snapshot() const {
   return std::unique_ptr<IndexSnapshot>(std::move(snap));
 }
 
-Result<std::unique_ptr<IndexWriter>> IndexImpl::NewWriter() {
+Result<std::unique_ptr<IndexWriter>> IndexImpl::NewWriter(const WriterOptions& options) {
   if (options_.read_only) return Status::InvalidArgument(dir_ + ": opened read-only");
   if (writer_open_) return Status::Busy(dir_ + ": a writer is already open");
   Result<std::unique_ptr<IndexSnapshot>> snap = Snapshot();
   if (!snap.ok()) return snap.status();
   RecordId committed = (*snap)->manifest().record_count;
   std::vector<FileInfo> files = (*snap)->manifest().files;
+  std::map<std::uint32_t, std::uint64_t> ends = static_cast<const SnapshotImpl&>(**snap).DataEnds();
   snap->reset();
-  // Leftovers of an interrupted ingest: segments (and their postings) past the
-  // last committed record.
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), segments()));
-  it->Seek(IdKey(committed));
-  bool leftovers = it->Valid();
-  it.reset();
-  if (!leftovers) {
-    std::unique_ptr<rocksdb::Iterator> pit(db_->NewIterator(rocksdb::ReadOptions(), postings()));
-    for (pit->SeekToFirst(); pit->Valid() && !leftovers; pit->Next()) {
-      std::string_view key = ToView(pit->key());
-      leftovers = key.size() >= 8 && DecodeFixed64BE(key.data() + key.size() - 8) >= committed;
-    }
-  }
-  if (leftovers) SIPDEX_RETURN_IF_ERROR(WriterImpl::DeleteFrom(this, committed));
+  SIPDEX_RETURN_IF_ERROR(WriterImpl::DeleteLeftovers(this, committed, ends));
+  std::uint32_t data_file = ends.empty() ? 1 : ends.rbegin()->first;
+  std::uint64_t data_size = ends.empty() ? 0 : ends.rbegin()->second;
   writer_open_ = true;
-  return std::unique_ptr<IndexWriter>(std::make_unique<WriterImpl>(this, committed, std::move(files)));
+  return std::unique_ptr<IndexWriter>(
+      std::make_unique<WriterImpl>(this, options, committed, std::move(files), data_file, data_size));
 }
 
 }  // namespace
@@ -959,16 +1437,25 @@ Result<std::unique_ptr<Index>> Index::Open(const std::string& dir, const IndexOp
 
 // --- SegmentBuilder --------------------------------------------------------------
 
-struct SegmentBuilder::Rep {
+struct SegmentBuilder::Rep : PostingSink {
   std::string file_name;
   SegmentBuilderOptions options;
   SegmentData data;
   std::unordered_map<std::string, std::uint32_t> server_ids;
-  std::unordered_map<std::string, std::vector<std::uint32_t>> postings;
-  std::vector<std::string> record_keys;
+  PostingMap postings;
+  std::string key;  // reused value key
+  std::uint32_t ordinal = 0;
   EncodedSegment seg;
   std::uint64_t offset_delta = 0;
   std::uint32_t line_delta = 0;
+
+  // A record's postings: each (field, value) once per record.
+  void Add(FieldId field, std::string_view value) override {
+    PostingValueKeyInto(field, value, &key);
+    auto it = postings.find(std::string_view(key));
+    if (it == postings.end()) it = postings.emplace(key, std::vector<std::uint32_t>()).first;
+    if (it->second.empty() || it->second.back() != ordinal) it->second.push_back(ordinal);
+  }
 };
 
 SegmentBuilder::SegmentBuilder(std::string_view file_name, const SegmentBuilderOptions& options)
@@ -993,8 +1480,11 @@ void SegmentBuilder::Add(const Record& r, std::string_view server) {
   m.malformed = r.malformed;
   m.time = r.time;
   m.has_time = r.has_time;
-  auto [sit, inserted] = p.server_ids.emplace(std::string(server), static_cast<std::uint32_t>(p.data.servers.size()));
-  if (inserted) p.data.servers.emplace_back(server);
+  auto sit = p.server_ids.find(std::string(server));
+  if (sit == p.server_ids.end()) {
+    sit = p.server_ids.emplace(std::string(server), static_cast<std::uint32_t>(p.data.servers.size())).first;
+    p.data.servers.emplace_back(server);
+  }
   if (p.seg.server.empty()) p.seg.server.assign(server);
   m.server = sit->second;
   p.data.records.push_back(m);
@@ -1008,11 +1498,8 @@ void SegmentBuilder::Add(const Record& r, std::string_view server) {
   for (int b = 0; b < kMalformedBitCount; ++b) {
     if (r.malformed & (1u << b)) ++c.by_malformed_bit[static_cast<std::size_t>(b)];
   }
-  p.record_keys.clear();
-  ExtractPostings(r, server, p.file_name, [&](std::string&& k) { p.record_keys.push_back(std::move(k)); });
-  std::sort(p.record_keys.begin(), p.record_keys.end());
-  p.record_keys.erase(std::unique(p.record_keys.begin(), p.record_keys.end()), p.record_keys.end());
-  for (std::string& k : p.record_keys) p.postings[std::move(k)].push_back(ordinal);
+  p.ordinal = ordinal;
+  ExtractPostings(r, server, p.file_name, &p);
 }
 
 void SegmentBuilder::Rebase(std::uint64_t offset_delta, std::uint32_t line_delta) {
@@ -1028,12 +1515,13 @@ EncodedSegment SegmentBuilder::Finish() {
   EncodedSegment seg = std::move(p.seg);
   seg.count = static_cast<std::uint32_t>(p.data.records.size());
   seg.raw_bytes = p.data.text.size();
-  seg.payload = EncodeSegment(p.data, p.options.columns ? TextCodec::kColumns : TextCodec::kPlain, p.options.level);
+  seg.payload = EncodeSegment(p.data, p.options.columns ? TextCodec::kTemplates : TextCodec::kPlain, p.options.level);
   seg.postings.reserve(p.postings.size());
   for (auto& [k, v] : p.postings) seg.postings.emplace_back(k, std::move(v));
-  std::sort(seg.postings.begin(), seg.postings.end());
   p.postings.clear();
-  p.data = SegmentData();
+  p.data.text.clear();
+  p.data.records.clear();
+  p.data.servers.clear();
   p.server_ids.clear();
   p.seg = EncodedSegment();
   return seg;

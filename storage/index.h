@@ -45,7 +45,7 @@ namespace sipdex::storage {
 
 using RecordId = std::uint64_t;
 
-inline constexpr int kFormatVersion = 1;
+inline constexpr int kFormatVersion = 2;
 
 // Parses a record's exact text into *out (the indexer's parser, handed in by
 // the caller, since storage must not depend on indexer/). `kind` and
@@ -138,6 +138,14 @@ struct SpaceUsage {
   std::uint64_t segment_bytes = 0;    // compressed record payloads
   std::uint64_t postings_bytes = 0;   // postings column family (SST sizes)
   std::uint64_t other_bytes = 0;      // manifest, time map, WAL, metadata
+  // Per indexed field: (field name, keys, uncompressed bytes of keys and
+  // values), largest first. Filled only by Space(true) (reads every posting).
+  struct FieldPostings {
+    std::string field;
+    std::uint64_t keys = 0;
+    std::uint64_t bytes = 0;
+  };
+  std::vector<FieldPostings> postings_by_field;
 };
 
 // ---------------------------------------------------------------------------
@@ -190,7 +198,7 @@ struct EncodedSegment {
   TimeMs real_min_time = 0;  // over records with has_time only
   TimeMs real_max_time = -1;
   KindCounts counts;
-  // (posting key without segment suffix, ordinals within the segment), sorted by key.
+  // (posting value key, ordinals within the segment), in no particular order.
   std::vector<std::pair<std::string, std::vector<std::uint32_t>>> postings;
 };
 
@@ -238,6 +246,20 @@ struct FileHeader {
   std::uint64_t start_offset = 0;  // == FileState::size of a known file, else 0
 };
 
+// How a writer groups its commits.
+struct WriterOptions {
+  // CommitFile makes a file visible at once when at least this many raw bytes
+  // were completed since the last commit; otherwise the commit waits for a
+  // later CommitFile, Flush or the writer's destruction (several files then
+  // appear together, each whole). Bigger groups make fewer, longer posting
+  // lists. Default 0: every CommitFile commits.
+  std::uint64_t commit_bytes = 0;
+  // Postings are gathered in memory over a run of about this many raw bytes
+  // (or up to the commit) before they are written as one sorted table.
+  // Bounds the writer's memory. Default 1 GiB.
+  std::uint64_t run_bytes = 1ull << 30;
+};
+
 // Single writer. Obtained from Index::NewWriter, which takes the index's lock
 // (a second writer, in this or another process, gets Busy).
 class IndexWriter {
@@ -253,15 +275,16 @@ class IndexWriter {
   // Writes the next segment of the open file (in file order). Its records
   // stay invisible until CommitFile. May fail with IoError.
   virtual Status AppendSegment(EncodedSegment segment) = 0;
-  // Makes the part's records visible at once: `total_size` and `hash` are the
-  // file's new ingested size and XXH3-64 of bytes [0, total_size). A part with
-  // no records (nothing new) still records the new size.
+  // Ends the part: `total_size` and `hash` are the file's new ingested size and
+  // XXH3-64 of bytes [0, total_size). A part with no records (nothing new)
+  // still records the new size. The part's records become visible all at
+  // once, now or with the group (WriterOptions::commit_bytes).
   virtual Status CommitFile(std::uint64_t total_size, std::uint64_t hash) = 0;
-  // Drops the open part; its segments are deleted.
+  // Drops the open part and every part not committed yet (a writer error).
   virtual Status AbortFile() = 0;
-  // Moves everything committed from the write-ahead log into table and blob
-  // files, so reopening is fast and the directory size is final. Call at the
-  // end of an ingest. REQUIRES: no file is open.
+  // Commits every ended part, then moves the write-ahead log into tables so
+  // reopening is fast and the directory size is final. Call at the end of an
+  // ingest. REQUIRES: no file is open.
   virtual Status Flush() = 0;
 };
 
@@ -312,7 +335,9 @@ class IndexSnapshot {
   // line per problem to *problems; ok when it ran (even with problems).
   virtual Status Verify(std::vector<std::string>* problems) const = 0;
 
-  virtual Result<SpaceUsage> Space() const = 0;
+  // Sizes on disk; with `by_field`, also the postings per field (reads them all).
+  virtual Result<SpaceUsage> Space(bool by_field) const = 0;
+  Result<SpaceUsage> Space() const { return Space(false); }
 };
 
 // The index directory used when --index is not given: $SIPDEX_INDEX when set
@@ -331,7 +356,8 @@ class Index {
   virtual Result<std::unique_ptr<IndexSnapshot>> Snapshot() const = 0;
   // The single writer. InvalidArgument on a read-only index; Busy when one is
   // already open in this process. Deletes leftovers of an interrupted ingest.
-  virtual Result<std::unique_ptr<IndexWriter>> NewWriter() = 0;
+  virtual Result<std::unique_ptr<IndexWriter>> NewWriter(const WriterOptions& options) = 0;
+  Result<std::unique_ptr<IndexWriter>> NewWriter() { return NewWriter(WriterOptions()); }
   // Where the index lives.
   virtual const std::string& dir() const = 0;
 };

@@ -1,5 +1,6 @@
 #include "storage/postings.h"
 
+#include <charconv>
 #include <string>
 
 #include "storage/coding.h"
@@ -50,38 +51,64 @@ std::string NormalizePostingValue(FieldId field, std::string_view value) {
   return out;
 }
 
-std::string PostingValueKey(FieldId field, std::string_view raw_value) {
+void PostingValueKeyInto(FieldId field, std::string_view raw_value, std::string* out) {
   field = CanonicalPostingField(field);
-  std::string norm = NormalizePostingValue(field, raw_value);
-  std::string key;
-  key.push_back(static_cast<char>(field));
+  std::string_view v = Trim(raw_value);
+  if (v.size() > kMaxPostingValueBytes) v = v.substr(0, kMaxPostingValueBytes);
+  out->clear();
+  out->push_back(static_cast<char>(field));
+  std::size_t at = out->size();
+  out->append(v);
+  for (std::size_t i = at; i < out->size(); ++i) {
+    char& c = (*out)[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
   if (IsHashedField(field)) {
-    std::string h;
-    PutFixed32BE(&h, static_cast<std::uint32_t>(Hash64(norm)));
-    PutLengthPrefixed(&key, h);
+    auto h = static_cast<std::uint32_t>(Hash64(std::string_view(*out).substr(at)));
+    out->resize(at);
+    PutFixed32BE(out, h);
+  }
+}
+
+std::string PostingValueKey(FieldId field, std::string_view raw_value) {
+  std::string key;
+  PostingValueKeyInto(field, raw_value, &key);
+  return key;
+}
+
+std::string RunPostingKey(RecordId run, std::string_view value_key) {
+  std::string key;
+  PutFixed64BE(&key, run);
+  if (value_key.empty()) return key;
+  auto field = static_cast<FieldId>(static_cast<std::uint8_t>(value_key[0]));
+  if (IsHashedField(field) && value_key.size() == 5) {
+    key.append(value_key.substr(0, 3));  // field and the hash's high 16 bits
   } else {
-    PutLengthPrefixed(&key, norm);
+    key.append(value_key);
   }
   return key;
 }
 
-bool ParsePostingKey(std::string_view key, FieldId* field, std::string_view* value, RecordId* run) {
-  if (key.empty()) return false;
+bool ParseRunPostingKey(std::string_view key, RecordId* run, FieldId* field, std::string_view* rest) {
+  if (!GetFixed64BE(&key, run) || key.empty()) return false;
   auto f = static_cast<std::uint8_t>(key[0]);
   if (f >= static_cast<std::uint8_t>(FieldId::kCount_)) return false;
-  key.remove_prefix(1);
-  if (!GetLengthPrefixed(&key, value) || !GetFixed64BE(&key, run) || !key.empty()) return false;
   *field = static_cast<FieldId>(f);
+  *rest = key.substr(1);
+  if (IsHashedField(*field) && rest->size() != 2) return false;
   return true;
 }
 
-void ExtractPostings(const Record& r, std::string_view server, std::string_view file_name,
-                     const std::function<void(std::string&& key)>& emit) {
+void ExtractPostings(const Record& r, std::string_view server, std::string_view file_name, PostingSink* sink) {
   auto put = [&](FieldId f, std::string_view v) {
-    if (!Trim(v).empty()) emit(PostingValueKey(f, v));
+    if (!Trim(v).empty()) sink->Add(f, v);
   };
   auto put_int = [&](FieldId f, std::int64_t v) {
-    if (v >= 0) emit(PostingValueKey(f, std::to_string(v)));
+    if (v < 0) return;
+    char buf[24];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    (void)ec;
+    sink->Add(f, std::string_view(buf, static_cast<std::size_t>(end - buf)));
   };
   put(FieldId::kServer, server);
   put(FieldId::kFile, file_name);
@@ -136,30 +163,66 @@ void ExtractPostings(const Record& r, std::string_view server, std::string_view 
   put(FieldId::kResultText, r.result_text);
 }
 
-void EncodePostingList(const std::vector<std::uint32_t>& ordinals, std::string* out) {
+void EncodePostingList(std::span<const std::uint32_t> ordinals, std::string* out) {
   PutVarint64(out, ordinals.size());
-  std::uint32_t prev = 0;
-  for (std::size_t i = 0; i < ordinals.size(); ++i) {
-    PutVarint64(out, i == 0 ? ordinals[i] : ordinals[i] - prev);
-    prev = ordinals[i];
+  std::int64_t prev = -1;
+  std::size_t i = 0;
+  while (i < ordinals.size()) {
+    std::size_t j = i + 1;
+    while (j < ordinals.size() && ordinals[j] == ordinals[j - 1] + 1) ++j;
+    auto gap = static_cast<std::uint64_t>(static_cast<std::int64_t>(ordinals[i]) - prev - 1);
+    if (j - i >= 2) {
+      PutVarint64(out, gap << 1 | 1);
+      PutVarint64(out, j - i - 2);
+    } else {
+      PutVarint64(out, gap << 1);
+    }
+    prev = ordinals[j - 1];
+    i = j;
   }
 }
 
-bool DecodePostingList(std::string_view in, std::vector<std::uint32_t>* ordinals) {
+bool PostingListCount(std::string_view in, std::uint64_t* n) { return GetVarint64(&in, n); }
+
+bool DecodePostingList(std::string_view* in, std::uint64_t limit, std::vector<std::uint32_t>* ordinals) {
   std::uint64_t n = 0;
-  if (!GetVarint64(&in, &n) || n > in.size()) return false;
-  ordinals->clear();
-  ordinals->reserve(static_cast<std::size_t>(n));
-  std::uint64_t cur = 0;
-  for (std::uint64_t i = 0; i < n; ++i) {
-    std::uint64_t d = 0;
-    if (!GetVarint64(&in, &d)) return false;
-    if (i > 0 && d == 0) return false;  // strictly increasing
-    cur = (i == 0) ? d : cur + d;
-    if (cur > 0xffffffffu) return false;
-    ordinals->push_back(static_cast<std::uint32_t>(cur));
+  if (!GetVarint64(in, &n) || n > limit) return false;
+  std::uint64_t next = 0;  // prev + 1
+  std::uint64_t got = 0;
+  while (got < n) {
+    std::uint64_t token = 0;
+    if (!GetVarint64(in, &token)) return false;
+    std::uint64_t first = next + (token >> 1);
+    std::uint64_t k = 1;
+    if (token & 1) {
+      if (!GetVarint64(in, &k) || k > n) return false;
+      k += 2;
+    }
+    if (first < next || k > n - got || first + k > limit || first + k < first) return false;
+    for (std::uint64_t o = first; o < first + k; ++o) ordinals->push_back(static_cast<std::uint32_t>(o));
+    got += k;
+    next = first + k;
   }
-  return in.empty();
+  return true;
+}
+
+bool FindInBucket(std::string_view bucket, std::uint16_t lo, std::string_view* list, bool* found) {
+  *found = false;
+  std::uint64_t m = 0;
+  if (!GetVarint64(&bucket, &m) || m > bucket.size()) return false;
+  for (std::uint64_t i = 0; i < m; ++i) {
+    std::string_view h;
+    std::string_view l;
+    if (!GetBytes(&bucket, 2, &h) || !GetLengthPrefixed(&bucket, &l)) return false;
+    auto v = static_cast<std::uint16_t>(static_cast<std::uint8_t>(h[0]) << 8 | static_cast<std::uint8_t>(h[1]));
+    if (v == lo) {
+      *list = l;
+      *found = true;
+      return true;
+    }
+    if (v > lo) return true;
+  }
+  return true;
 }
 
 }  // namespace sipdex::storage

@@ -32,7 +32,10 @@ bool RunAndKill(const std::string& idx, const std::string& corpus, std::chrono::
     dup2(devnull, 1);
     dup2(devnull, 2);
     std::string bin = std::string(SIPDEX_BINARY_DIR) + "/cli/sipdex";
-    execl(bin.c_str(), bin.c_str(), "ingest", "--index", idx.c_str(), corpus.c_str(), static_cast<char*>(nullptr));
+    // Small commit groups: kills land between commits, during postings
+    // tables being added and during data file writes.
+    execl(bin.c_str(), bin.c_str(), "ingest", "--commit-mb", "2", "--index", idx.c_str(), corpus.c_str(),
+          static_cast<char*>(nullptr));
     _exit(127);
   }
   auto until = std::chrono::steady_clock::now() + delay;
@@ -72,7 +75,9 @@ TEST_CASE("Ingest killed at random moments leaves a consistent index and finishe
   {
     auto index = storage::Index::Open(root + "/ref", storage::IndexOptions{});
     REQUIRE(index.ok());
-    auto summary = Ingest(index->get(), {corpus}, IngestOptions{});
+    IngestOptions options;
+    options.commit_bytes = 2u << 20;
+    auto summary = Ingest(index->get(), {corpus}, options);
     REQUIRE(summary.ok());
     auto snap = (*index)->Snapshot();
     REQUIRE(snap.ok());
@@ -85,7 +90,7 @@ TEST_CASE("Ingest killed at random moments leaves a consistent index and finishe
   std::mt19937 rng(20140716);
   std::string idx = root + "/idx";
   int kills = 0;
-  for (int round = 0; round < 40 && kills < 12; ++round) {
+  for (int round = 0; round < 60 && kills < 22; ++round) {
     // Kill anywhere from the start to past the expected end (process start-up included).
     auto delay = std::chrono::milliseconds(10 + rng() % static_cast<unsigned>(full.count() * 3 / 2 + 200));
     bool killed = RunAndKill(idx, corpus, delay);
@@ -113,7 +118,7 @@ TEST_CASE("Ingest killed at random moments leaves a consistent index and finishe
       std::filesystem::remove_all(idx);
     }
   }
-  CHECK(kills >= 10);
+  CHECK(kills >= 20);
 
   REQUIRE_FALSE(RunAndKill(idx, corpus, std::chrono::milliseconds(600000)));
   auto index = storage::Index::Open(idx, storage::IndexOptions{.read_only = true, .parser = {}});
