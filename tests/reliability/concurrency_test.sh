@@ -31,6 +31,8 @@ week=$(date -u -d "$(jq -r '.time.first' "$corpus/ground-truth.json" | cut -c1-1
   done
 ) &
 report_pid=$!
+# However the test ends, the report loop stops.
+trap 'touch "$WORK/stop"; wait "$report_pid" 2>/dev/null || true' EXIT
 "$SIPDEX" ingest --index "$idx" --threads 1 "$corpus" >"$WORK/main.out" 2>"$WORK/main.err" &
 main_pid=$!
 sleep 0.05
@@ -66,6 +68,7 @@ while kill -0 "$main_pid" 2>/dev/null; do
 done
 touch "$WORK/stop"
 wait "$report_pid"
+trap - EXIT
 set +e
 wait "$main_pid"
 main_rc=$?

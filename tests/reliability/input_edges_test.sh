@@ -15,7 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 corpus="$WORK/in"
 generate "$WORK/gen" 2MB 31
 mkdir -p "$corpus"
-cp "$WORK/gen"/*.log "$corpus/"
+cp "$WORK/gen"/*.log* "$corpus/"
 one=$(ls "$WORK/gen"/*.log | head -1)
 record=$(awk '/^TL_INFO\(TF_PROTOCOL\)/ { on = 1 } on { print } on && /^\$\$end_record/ { exit }' "$one")
 [ -n "$record" ] || fail "no protocol record found in the generated corpus"
@@ -94,7 +94,7 @@ per_file "$WORK/idx" "$WORK/files.csv"
 # The generated files, ingested alone from a folder of the same name, match the
 # generator's ground truth, and have the same counts next to the hostile files.
 mkdir -p "$WORK/ref/in"
-cp "$WORK/gen"/*.log "$WORK/ref/in/"
+cp "$WORK/gen"/*.log* "$WORK/ref/in/"
 ingest ref "$WORK/ref-idx" "$WORK/ref/in"
 expect_rc ref 0
 check_kinds "$WORK/ref-idx" "$WORK/gen"

@@ -105,7 +105,7 @@ while [ "$kills" -lt "$want_kills" ]; do
   if [ ! -e "$idx" ]; then
     note "round $round ($phase): killed after ${LAST_DELAY} ms, before the index existed"
   elif ! "$SIPDEX" verify --index "$idx" >"$WORK/v.out" 2>"$WORK/v.err" &&
-    grep -q 'creation was interrupted' "$WORK/v.err"; then
+    grep -q '^error: no index at ' "$WORK/v.err"; then
     # Killed while the index was being created: readers see no index (exit 2)
     # and the next ingest starts it again.
     note "round $round ($phase): killed after ${LAST_DELAY} ms, while the index was created: $(cat "$WORK/v.err")"
