@@ -74,14 +74,17 @@ rm -rf "$index"
 mapfile -t logs < <(find "$corpus" -type f ! -name ground-truth.json | LC_ALL=C sort)
 /usr/bin/time -v "$sipdex" ingest --index "$index" --threads "$threads" "${logs[@]}" > "$work/ingest.out" 2> "$work/ingest.time"
 wall=$(grep "Elapsed (wall clock)" "$work/ingest.time" | awk '{print $NF}')
+user=$(grep "User time" "$work/ingest.time" | awk '{print $NF}')
+sys=$(grep "System time" "$work/ingest.time" | awk '{print $NF}')
 rss=$(grep "Maximum resident set size" "$work/ingest.time" | awk '{print $NF}')
+echo "load average before ingest: $(cut -d' ' -f1-3 /proc/loadavg); cpu: ${user} s user + ${sys} s sys"
 index_bytes=$(du -sb "$index" | awk '{print $1}')
 echo "sipdex ingest: wall $wall, max RSS $((rss / 1024)) MB, index $index_bytes bytes (ratio $(echo "$raw_bytes / $index_bytes" | bc -l | cut -c1-5))"
 printf 'index / zstd -3: %.3f' "$(echo "$index_bytes / $zstd3" | bc -l)"
 if [ "$zstd19" != 0 ]; then printf '   index / zstd -19 --long=27: %.3f' "$(echo "$index_bytes / $zstd19" | bc -l)"; fi
 echo
 sed 's/^/  /' "$work/ingest.out"
-"$sipdex" stats --index "$index" | grep -E "stored|ratio" | sed 's/^/  /'
+"$sipdex" stats --postings --index "$index" | grep -E "stored|ratio|postings" | head -12 | sed 's/^/  /'
 
 # show latency: Call-IDs from the ground truth (stuck subscriptions), through the call_id postings.
 call_ids=$(python3 -c "import json,sys; d=json.load(open('$corpus/ground-truth.json')); print(' '.join(d['stuck_subscriptions']['call_ids'][:5]))")

@@ -56,7 +56,7 @@ void RegisterIngestCommand(CLI::App& app, CommandRegistry& registry) {
   AddIndexOption(sub, &args->index);
   sub->add_option("--threads", args->threads, "worker threads (default: all cores)")->check(CLI::NonNegativeNumber);
   sub->add_option("--commit-mb", args->commit_mb,
-                  "commit files in groups of about this many MB (default 1024; also bounds memory)")
+                  "commit files in groups of about this many MB (default 512; also bounds memory)")
       ->check(CLI::PositiveNumber);
   sub->add_option("paths", args->paths, "files or folders")->required();
   registry.Add(sub, [args] { return RunIngest(*args); });
