@@ -8,28 +8,9 @@
 # Prints one line per figure (mean wall time from hyperfine, peak RSS from /usr/bin/time);
 # paste them into bench/RESULTS.md under "Queries".
 set -euo pipefail
-cd "$(dirname "$0")/.."
-build=${1:-build/release}
-size=${SIZE:-1GB}
-seed=${SEED:-7}
-runs=${RUNS:-5}
-work=${WORK:-$build/bench-query}
-
-if [ ! -f "$build/build.ninja" ]; then
-  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-fi
-cmake --build "$build" --target sipdex sipdex-gen >/dev/null ||
-  echo "warning: build failed; using the sipdex and sipdex-gen already in $build" >&2
-sipdex=$(realpath "$build/cli/sipdex")
-gen=$build/corpus/sipdex-gen
-
-mkdir -p "$work"
-corpus=${CORPUS:-$work/corpus-$size-$seed}
-index=${INDEX:-$work/index-$size-$seed}
-if [ ! -f "$corpus/ground-truth.json" ]; then
-  rm -rf "$corpus" "$index"
-  "$gen" -q --size "$size" --seed "$seed" --out "$corpus"
-fi
+default_runs=5
+default_work=bench-query
+source "$(dirname "$0")/lib.sh"
 # Baseline inputs: the decompressed files (rg), and each file at zstd -3 (zstdcat | rg).
 raw=$work/raw-$size-$seed
 zst=$work/zst-$size-$seed
@@ -52,7 +33,7 @@ if [ ! -d "$index" ]; then
     { cat "$work/ingest.txt"; exit 1; }
 fi
 raw_bytes=$(du -cb "$raw" | tail -1 | cut -f1)
-echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)  commit: $(git rev-parse --short HEAD)  cores: $(nproc)  load: $(cut -d' ' -f1 /proc/loadavg)"
+bench_stamp
 echo "corpus: sipdex-gen --size $size --seed $seed: $(ls "$raw" | wc -l) files, $raw_bytes bytes decompressed"
 grep -E "^ingest:" "$work/ingest.txt" || true
 

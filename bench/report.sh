@@ -9,33 +9,14 @@
 # report, then one run each of md and html. The numbers themselves are pinned by the golden
 # tests (tests/end_to_end/report_test.cc).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-build=${1:-build/release}
-size=${SIZE:-1GB}
-seed=${SEED:-7}
-runs=${RUNS:-3}
-work=${WORK:-$build/bench-query}
-
-if [ ! -f "$build/build.ninja" ]; then
-  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-fi
-cmake --build "$build" --target sipdex sipdex-gen >/dev/null ||
-  echo "warning: build failed; using the sipdex and sipdex-gen already in $build" >&2
-sipdex=$(realpath "$build/cli/sipdex")
-gen=$build/corpus/sipdex-gen
-
-mkdir -p "$work"
-corpus=${CORPUS:-$work/corpus-$size-$seed}
-index=${INDEX:-$work/index-$size-$seed}
-if [ ! -f "$corpus/ground-truth.json" ]; then
-  rm -rf "$corpus" "$index"
-  "$gen" -q --size "$size" --seed "$seed" --out "$corpus"
-fi
+default_runs=3
+default_work=bench-query
+source "$(dirname "$0")/lib.sh"
 if [ ! -d "$index" ]; then
   "$sipdex" ingest --index "$index" $(find "$corpus" -type f ! -name ground-truth.json | LC_ALL=C sort) \
     > "$work/ingest.txt" 2>&1 || { cat "$work/ingest.txt"; exit 1; }
 fi
-echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)  commit: $(git rev-parse --short HEAD)  cores: $(nproc)  load: $(cut -d' ' -f1 /proc/loadavg)"
+bench_stamp
 echo "corpus: $(du -sb "$corpus" | cut -f1) bytes in $corpus (stored as generated); index $(du -sb "$index" | cut -f1) bytes"
 
 cmd="$sipdex report --index $index --week last --format json -o $work/report.json"

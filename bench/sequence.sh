@@ -9,28 +9,9 @@
 # Prints one line per figure (mean wall time from hyperfine; user+sys CPU and peak RSS from
 # /usr/bin/time); paste them into bench/RESULTS.md under "Sequences".
 set -euo pipefail
-cd "$(dirname "$0")/.."
-build=${1:-build/release}
-size=${SIZE:-1GB}
-seed=${SEED:-7}
-runs=${RUNS:-3}
-work=${WORK:-$build/bench-sequence}
-
-if [ ! -f "$build/build.ninja" ]; then
-  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-fi
-cmake --build "$build" --target sipdex sipdex-gen >/dev/null ||
-  echo "warning: build failed; using the sipdex and sipdex-gen already in $build" >&2
-sipdex=$(realpath "$build/cli/sipdex")
-gen=$build/corpus/sipdex-gen
-
-mkdir -p "$work"
-corpus=${CORPUS:-$work/corpus-$size-$seed}
-index=${INDEX:-$work/index-$size-$seed}
-if [ ! -f "$corpus/ground-truth.json" ]; then
-  rm -rf "$corpus" "$index"
-  "$gen" -q --size "$size" --seed "$seed" --out "$corpus"
-fi
+default_runs=3
+default_work=bench-sequence
+source "$(dirname "$0")/lib.sh"
 if [ ! -d "$index" ]; then
   /usr/bin/time -f "ingest: %e s wall, %U+%S s CPU, max RSS %M KB" "$sipdex" ingest --index "$index" \
     $(find "$corpus" -type f ! -name ground-truth.json | LC_ALL=C sort) > "$work/ingest.txt" 2>&1 ||
@@ -38,7 +19,7 @@ if [ ! -d "$index" ]; then
   grep -E "^ingest:" "$work/ingest.txt" || true
 fi
 raw_bytes=$(find "$corpus" -type f ! -name ground-truth.json -printf '%s\n' | awk '{s += $1} END {print s}')
-echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)  commit: $(git rev-parse --short HEAD)  cores: $(nproc)  load: $(cut -d' ' -f1 /proc/loadavg)"
+bench_stamp
 echo "corpus: $(find "$corpus" -type f ! -name ground-truth.json | wc -l) files, $raw_bytes bytes on disk; index $(du -sb "$index" | cut -f1) bytes"
 
 # name|query
