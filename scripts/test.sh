@@ -3,6 +3,10 @@
 # AddressSanitizer + UndefinedBehaviorSanitizer), runs every test in both, and
 # runs each fuzz target briefly on its committed seed corpus.
 #   FUZZ_SECONDS=N  seconds per fuzz target (default 20; 0 skips fuzzing)
+#   ASAN_FAULTS=1   also run the fault-injection scripts (tests/reliability, label
+#                   fault-script) in the sanitizer build; they always run in the release
+#                   build. Off by default to keep CI under 20 minutes on 2 cores (they add
+#                   about 5 minutes there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -21,7 +25,8 @@ cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSIPDEX_SANITIZE=ON 
 cmake --build build/asan -j "$jobs"
 echo "== test: asan+ubsan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir build/asan -j "$jobs" --output-on-failure
+  ctest --test-dir build/asan -j "$jobs" --output-on-failure \
+    $([ "${ASAN_FAULTS:-0}" = 1 ] || echo "--label-exclude fault-script")
 
 if [ "$fuzz_seconds" -gt 0 ]; then
   echo "== fuzz: ${fuzz_seconds}s per target"
