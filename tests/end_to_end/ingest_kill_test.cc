@@ -90,9 +90,11 @@ TEST_CASE("Ingest killed at random moments leaves a consistent index and finishe
   std::mt19937 rng(20140716);
   std::string idx = root + "/idx";
   int kills = 0;
-  for (int round = 0; round < 60 && kills < 22; ++round) {
-    // Kill anywhere from the start to past the expected end (process start-up included).
-    auto delay = std::chrono::milliseconds(10 + rng() % static_cast<unsigned>(full.count() * 3 / 2 + 200));
+  for (int round = 0; round < 200 && kills < 22; ++round) {
+    // Kill anywhere from the start to a little past the expected end of a
+    // whole ingest. A round after a kill resumes and ends sooner, so a wider
+    // range would let most rounds finish on a fast machine.
+    auto delay = std::chrono::milliseconds(10 + rng() % static_cast<unsigned>(full.count() + 50));
     bool killed = RunAndKill(idx, corpus, delay);
     if (killed) ++kills;
     auto index = storage::Index::Open(idx, storage::IndexOptions{.read_only = true, .parser = {}});
