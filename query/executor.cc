@@ -14,9 +14,9 @@
 
 #include "query/binder.h"
 #include "query/evaluator.h"
+#include "query/pipeline.h"
 #include "query/planner.h"
 #include "query/sequence_exec.h"
-#include "query/stages.h"
 
 namespace sipdex::query {
 namespace {
@@ -24,10 +24,6 @@ namespace {
 using storage::IndexSnapshot;
 using storage::RecordId;
 using storage::StoredRecord;
-
-bool IsProjecting(Stage::Kind k) {
-  return k == Stage::Kind::kCount || k == Stage::Kind::kTop || k == Stage::Kind::kDistinct || k == Stage::Kind::kFields;
-}
 
 bool IsStoredField(const BoundField& f) {
   if (f.source == FieldSource::kBucket) return true;
@@ -737,44 +733,13 @@ class Execution {
     } else {
       writer_ = NewOutputWriter(format_, columns, out_);
     }
-    RowSink* next = writer_.get();
-    for (std::size_t k = q_.stages.size(); k-- > 0;) {
-      const BoundStage& s = q_.stages[k];
-      bool on_records = first_projecting < 0 || static_cast<int>(k) <= first_projecting;
-      auto index = [&](const BoundField& f) { return on_records ? RecordIndex(f) : f.column; };
-      std::vector<int> idx;
-      for (const BoundField& f : s.fields) idx.push_back(index(f));
-      for (int i : idx) {
-        if (i < 0) return Status::InvalidArgument("error: internal: a stage column was not produced");
-      }
-      std::unique_ptr<RowSink> sink;
-      switch (s.kind) {
-        case Stage::Kind::kCount:
-          sink = NewCountStage(idx, s.has_distinct ? index(s.distinct) : -1, 0, options_.memory_limit, next);
-          break;
-        case Stage::Kind::kTop:
-          sink = NewCountStage(idx, -1, s.number, options_.memory_limit, next);
-          break;
-        case Stage::Kind::kDistinct:
-          sink = NewDistinctStage(idx, options_.memory_limit, next);
-          break;
-        case Stage::Kind::kFields:
-          sink = NewFieldsStage(idx, next);
-          break;
-        case Stage::Kind::kSort:
-          sink = NewSortStage(idx.at(0), s.descending, options_.memory_limit, next);
-          break;
-        case Stage::Kind::kLimit:
-          sink = NewLimitStage(s.number, next);
-          break;
-        case Stage::Kind::kFlow:
-          continue;  // the writer draws it
-      }
-      next = sink.get();
-      stages_.push_back(std::move(sink));
-    }
-    head_ = next;
-    return Status::Ok();
+    return BuildStageChain(
+        q_.stages,
+        [&](const BoundField& f, std::size_t k) {
+          bool on_records = first_projecting < 0 || static_cast<int>(k) <= first_projecting;
+          return on_records ? RecordIndex(f) : f.column;
+        },
+        options_.memory_limit, writer_.get(), &stages_, &head_);
   }
 
   std::vector<RecordId> FilterBySegments(std::vector<RecordId> ids, const Plan& plan) const {

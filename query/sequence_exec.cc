@@ -15,9 +15,9 @@
 
 #include "query/binder.h"
 #include "query/evaluator.h"
+#include "query/pipeline.h"
 #include "query/planner.h"
 #include "query/sequence.h"
-#include "query/stages.h"
 
 namespace sipdex::query {
 namespace {
@@ -33,10 +33,6 @@ constexpr std::size_t kFlushEvents = 4096;
 constexpr std::size_t kDenseSegment = 16;
 constexpr TimeMs kMinTime = std::numeric_limits<TimeMs>::min();
 constexpr TimeMs kMaxTime = std::numeric_limits<TimeMs>::max();
-
-bool IsProjecting(Stage::Kind k) {
-  return k == Stage::Kind::kCount || k == Stage::Kind::kTop || k == Stage::Kind::kDistinct || k == Stage::Kind::kFields;
-}
 
 bool MethodIs(std::string_view method, std::string_view want) {
   return EqualsIgnoreCase(method, want);
@@ -589,44 +585,13 @@ class SequenceExecution {
     // raw and flow print each match's prepared text (Row::raw).
     OutputFormat writer_format = format_ == OutputFormat::kFlow ? OutputFormat::kRaw : format_;
     writer_ = NewOutputWriter(writer_format, columns, out_);
-    RowSink* next = writer_.get();
-    for (std::size_t k = q_.stages.size(); k-- > 0;) {
-      const BoundStage& s = q_.stages[k];
-      bool on_matches = first_projecting < 0 || static_cast<int>(k) <= first_projecting;
-      auto index = [&](const BoundField& f) { return on_matches ? ColumnIndex(f) : f.column; };
-      std::vector<int> idx;
-      for (const BoundField& f : s.fields) idx.push_back(index(f));
-      for (int i : idx) {
-        if (i < 0) return Status::InvalidArgument("error: internal: a stage column was not produced");
-      }
-      std::unique_ptr<RowSink> sink;
-      switch (s.kind) {
-        case Stage::Kind::kCount:
-          sink = NewCountStage(idx, s.has_distinct ? index(s.distinct) : -1, 0, options_.memory_limit, next);
-          break;
-        case Stage::Kind::kTop:
-          sink = NewCountStage(idx, -1, s.number, options_.memory_limit, next);
-          break;
-        case Stage::Kind::kDistinct:
-          sink = NewDistinctStage(idx, options_.memory_limit, next);
-          break;
-        case Stage::Kind::kFields:
-          sink = NewFieldsStage(idx, next);
-          break;
-        case Stage::Kind::kSort:
-          sink = NewSortStage(idx.at(0), s.descending, options_.memory_limit, next);
-          break;
-        case Stage::Kind::kLimit:
-          sink = NewLimitStage(s.number, next);
-          break;
-        case Stage::Kind::kFlow:
-          continue;  // the rows carry their ladders
-      }
-      next = sink.get();
-      stages_.push_back(std::move(sink));
-    }
-    head_ = next;
-    return Status::Ok();
+    return BuildStageChain(
+        q_.stages,
+        [&](const BoundField& f, std::size_t k) {
+          bool on_matches = first_projecting < 0 || static_cast<int>(k) <= first_projecting;
+          return on_matches ? ColumnIndex(f) : f.column;
+        },
+        options_.memory_limit, writer_.get(), &stages_, &head_);
   }
 
   const IndexSnapshot& snap_;
