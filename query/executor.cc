@@ -25,6 +25,26 @@ using storage::IndexSnapshot;
 using storage::RecordId;
 using storage::StoredRecord;
 
+// Small most-recently-used lists of decoded segments (entries have an `index`).
+// FindRecent moves the entry for segment `index` to the front and returns it,
+// or nullptr; KeepRecent puts `entry` first and drops the oldest beyond `max`.
+template <class T>
+T* FindRecent(std::vector<std::unique_ptr<T>>& recent, std::size_t index) {
+  for (auto it = recent.begin(); it != recent.end(); ++it) {
+    if ((*it)->index == index) {
+      std::rotate(recent.begin(), it, it + 1);
+      return recent.front().get();
+    }
+  }
+  return nullptr;
+}
+template <class T>
+T* KeepRecent(std::vector<std::unique_ptr<T>>& recent, std::unique_ptr<T> entry, std::size_t max) {
+  recent.insert(recent.begin(), std::move(entry));
+  if (recent.size() > max) recent.pop_back();
+  return recent.front().get();
+}
+
 bool IsStoredField(const BoundField& f) {
   if (f.source == FieldSource::kBucket) return true;
   if (f.source != FieldSource::kRecord) return false;
@@ -146,12 +166,7 @@ class ResponseCache : public ResponseLookup {
   }
 
   const KeySegment* LoadKeys(std::size_t index) {
-    for (auto it = key_segments_.begin(); it != key_segments_.end(); ++it) {
-      if ((*it)->index == index) {
-        if (it != key_segments_.begin()) std::rotate(key_segments_.begin(), it, it + 1);
-        return key_segments_.front().get();
-      }
-    }
+    if (auto* hit = FindRecent(key_segments_, index)) return hit;
     auto seg = std::make_unique<KeySegment>();
     seg->index = index;
     Status s = snapshot_.ReadSegment(snapshot_.time_map()[index].first_id, [&](const StoredRecord& sr) {
@@ -170,9 +185,7 @@ class ResponseCache : public ResponseLookup {
     });
     if (!s.ok()) status_ = s;
     if (!status_.ok()) return nullptr;
-    key_segments_.insert(key_segments_.begin(), std::move(seg));
-    if (key_segments_.size() > kMaxKeySegments) key_segments_.pop_back();
-    return key_segments_.front().get();
+    return KeepRecent(key_segments_, std::move(seg), kMaxKeySegments);
   }
 
   struct Owned {
@@ -196,12 +209,7 @@ class ResponseCache : public ResponseLookup {
   }
 
   const Segment* Load(std::size_t index) {
-    for (auto it = segments_.begin(); it != segments_.end(); ++it) {
-      if ((*it)->index == index) {
-        if (it != segments_.begin()) std::rotate(segments_.begin(), it, it + 1);
-        return segments_.front().get();
-      }
-    }
+    if (auto* hit = FindRecent(segments_, index)) return hit;
     auto seg = std::make_unique<Segment>();
     seg->index = index;
     Status s = snapshot_.ReadSegment(snapshot_.time_map()[index].first_id, [&](const StoredRecord& sr) {
@@ -228,9 +236,7 @@ class ResponseCache : public ResponseLookup {
     });
     if (!s.ok()) status_ = s;
     if (!status_.ok()) return nullptr;
-    segments_.insert(segments_.begin(), std::move(seg));
-    if (segments_.size() > kMaxSegments) segments_.pop_back();
-    return segments_.front().get();
+    return KeepRecent(segments_, std::move(seg), kMaxSegments);
   }
 
   const IndexSnapshot& snapshot_;
