@@ -15,9 +15,6 @@ Status RowSink::PushMany(Row&& row, std::uint64_t n) {
   return Status::Ok();
 }
 
-namespace {
-
-// Control characters would break the table layout: shown as spaces.
 std::string Printable(std::string_view s) {
   std::string out(s);
   for (char& c : out) {
@@ -26,6 +23,8 @@ std::string Printable(std::string_view s) {
   }
   return out;
 }
+
+namespace {
 
 // Display width in UTF-8 characters.
 std::size_t Width(std::string_view s) {

@@ -68,6 +68,10 @@ class RowSink {
 // REQUIRES: format != kFlow (see NewFlowWriter).
 std::unique_ptr<RowSink> NewOutputWriter(OutputFormat format, std::vector<std::string> columns, std::ostream* out);
 
+// `s` with control characters as spaces, so text from a hostile log can
+// neither break a table's layout nor steer the terminal.
+std::string Printable(std::string_view s);
+
 // The ladder writer: rows must carry the columns time, server, direction,
 // peer, type, method, ruri, status, reason, cseq, call_id, diag (by name; a
 // missing one prints as empty). Holds one line per row until Finish, at most

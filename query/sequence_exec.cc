@@ -99,16 +99,6 @@ OutCell ToCell(const BoundField& f, const CellValue& v) {
   return OutCell::Number(v.number);
 }
 
-// Control characters as spaces, so a hostile log cannot steer the terminal.
-std::string Printable(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    unsigned char u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) c = ' ';
-  }
-  return out;
-}
-
 Result<std::vector<RecordId>> EvalPostings(const PostingsNode& n, const IndexSnapshot& snap) {
   if (n.kind == PostingsNode::Kind::kLookup) return snap.Lookup(n.field, n.value);
   std::vector<RecordId> acc;
