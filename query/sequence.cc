@@ -84,9 +84,42 @@ bool SequenceKeyFromFields(const std::vector<BoundField>& fields, const RowInput
   return true;
 }
 
+SequenceStepMatcher::SequenceStepMatcher(const SequenceSpec& spec, ResponseLookup* responses)
+    : spec_(spec), evaluator_(responses) {}
+
+void SequenceStepMatcher::Match(const RowInput& row, SequenceRowMatch* out) {
+  out->time = row.record->time;
+  out->entries.clear();
+  for (std::size_t s = 0; s < spec_.steps.size(); ++s) EvalStep(spec_.steps[s], row, 1ull << s, out);
+  if (spec_.has_until) EvalStep(spec_.until, row, kUntilBit, out);
+}
+
+void SequenceStepMatcher::EvalStep(const SequenceStep& step, const RowInput& row, std::uint64_t bit,
+                                   SequenceRowMatch* out) {
+  auto add = [&](int resource) {
+    bool keyed = step.key ? step.key(row, resource, &key_) : SequenceKeyFromFields(spec_.keys, row, resource, &key_);
+    if (!keyed) return;
+    for (SequenceRowMatch::Entry& e : out->entries) {
+      if (e.resource == resource && e.key == key_) {
+        e.mask |= bit;
+        return;
+      }
+    }
+    out->entries.push_back({resource, key_, bit});
+  };
+  const Record& r = *row.record;
+  if (step.per_resource && !r.resources.empty()) {
+    for (int i = 0; i < static_cast<int>(r.resources.size()); ++i) {
+      if (evaluator_.Eval(*step.expr, row, i)) add(i);
+    }
+  } else if (evaluator_.Eval(*step.expr, row, -1)) {
+    add(-1);
+  }
+}
+
 struct SequenceEngine::Impl {
   SequenceSpec spec;
-  Evaluator evaluator;
+  SequenceStepMatcher matcher;
   std::vector<int> positive;               // step indexes of the positive steps, in order
   std::vector<std::uint64_t> absent_mask;  // [c]: absence steps watched by a partial at stage c (1..P)
   int stages = 0;                          // P = positive.size()
@@ -104,44 +137,9 @@ struct SequenceEngine::Impl {
   std::uint64_t ordinal = 0;
   Status failed = Status::Ok();
   bool finished = false;
+  SequenceRowMatch scratch;  // Push's matched row
 
-  // scratch
-  struct Entry {
-    int resource;
-    std::string key;
-    std::uint64_t mask;
-  };
-  std::vector<Entry> entries;
-  std::string key_scratch;
-
-  explicit Impl(SequenceSpec s) : spec(std::move(s)), evaluator(spec.responses) {}
-
-  bool Key(const SequenceStep& step, const RowInput& row, int resource, std::string* key) {
-    if (step.key) return step.key(row, resource, key);
-    return SequenceKeyFromFields(spec.keys, row, resource, key);
-  }
-
-  void AddEntry(const SequenceStep& step, const RowInput& row, int resource, std::uint64_t bit) {
-    if (!Key(step, row, resource, &key_scratch)) return;
-    for (Entry& e : entries) {
-      if (e.resource == resource && e.key == key_scratch) {
-        e.mask |= bit;
-        return;
-      }
-    }
-    entries.push_back({resource, key_scratch, bit});
-  }
-
-  void EvalStep(const SequenceStep& step, const RowInput& row, std::uint64_t bit) {
-    const Record& r = *row.record;
-    if (step.per_resource && !r.resources.empty()) {
-      for (int i = 0; i < static_cast<int>(r.resources.size()); ++i) {
-        if (evaluator.Eval(*step.expr, row, i)) AddEntry(step, row, i, bit);
-      }
-    } else if (evaluator.Eval(*step.expr, row, -1)) {
-      AddEntry(step, row, -1, bit);
-    }
-  }
+  explicit Impl(SequenceSpec s) : spec(std::move(s)), matcher(spec, spec.responses) {}
 
   KeyState& State(const std::string& key) {
     auto it = keys.find(key);
@@ -369,19 +367,23 @@ Status SequenceEngine::Push(const RowInput& row, std::uint64_t handle) {
   Impl& m = *impl_;
   if (!m.failed.ok()) return m.failed;
   if (m.finished) return Status::InvalidArgument("sequence: Push after Finish");
+  m.matcher.Match(row, &m.scratch);
+  return PushMatched(m.scratch, handle);
+}
+
+Status SequenceEngine::PushMatched(const SequenceRowMatch& row, std::uint64_t handle) {
+  Impl& m = *impl_;
+  if (!m.failed.ok()) return m.failed;
+  if (m.finished) return Status::InvalidArgument("sequence: Push after Finish");
   m.stats.rows++;
-  const Record& r = *row.record;
-  m.entries.clear();
-  for (std::size_t s = 0; s < m.spec.steps.size(); ++s) m.EvalStep(m.spec.steps[s], row, 1ull << s);
-  if (m.spec.has_until) m.EvalStep(m.spec.until, row, kUntilBit);
-  for (Impl::Entry& en : m.entries) {
+  for (const SequenceRowMatch::Entry& en : row.entries) {
     Event e;
-    e.time = r.time;
+    e.time = row.time;
     e.ordinal = m.ordinal++;
     e.handle = handle;
     e.resource = en.resource;
     e.mask = en.mask;
-    e.key = std::move(en.key);
+    e.key = en.key;
     m.stats.events++;
     if (m.any_judged && e.time < m.judged) {
       m.stats.late_events++;
@@ -391,10 +393,14 @@ Status SequenceEngine::Push(const RowInput& row, std::uint64_t handle) {
       m.buffer.push(std::move(e));
     }
   }
-  if (!m.has_time || r.time > m.newest) m.newest = r.time;
+  if (!m.has_time || row.time > m.newest) m.newest = row.time;
   m.has_time = true;
   m.Release(m.newest - m.spec.reorder_ms, false);
   return m.CheckCap();
+}
+
+const SequenceSpec& SequenceEngine::spec() const {
+  return impl_->spec;
 }
 
 Status SequenceEngine::Finish() {

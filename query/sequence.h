@@ -124,6 +124,42 @@ struct SequenceStats {
   std::size_t peak_state_bytes = 0;  // highest estimate of the state's size
 };
 
+// The steps one row matched, found without the engine's state (so on any
+// thread, ahead of the engine): one entry per (resource instance, key) with
+// the steps it matched. Opaque to callers: made by SequenceStepMatcher::Match,
+// consumed by SequenceEngine::PushMatched.
+struct SequenceRowMatch {
+  struct Entry {
+    int resource = -1;
+    std::string key;
+    std::uint64_t mask = 0;  // bit s: steps[s]; bit 63: until
+  };
+  TimeMs time = 0;  // the record's time
+  std::vector<Entry> entries;
+};
+
+// Evaluates the steps and `until` of a spec and computes the join keys of one
+// row: the stateless half of SequenceEngine::Push. Not thread-safe; make one
+// per thread (several may share one spec).
+class SequenceStepMatcher {
+ public:
+  // `spec` (normally SequenceEngine::spec()) must outlive the matcher.
+  // `responses` answers response.* in steps (may be null; it is used on the
+  // matcher's thread only).
+  SequenceStepMatcher(const SequenceSpec& spec, ResponseLookup* responses);
+
+  // Fills *out for `row` (its previous content is replaced). The record is
+  // only read during the call; out->entries own their keys.
+  // REQUIRES: row.record != nullptr.
+  void Match(const RowInput& row, SequenceRowMatch* out);
+
+ private:
+  void EvalStep(const SequenceStep& step, const RowInput& row, std::uint64_t bit, SequenceRowMatch* out);
+  const SequenceSpec& spec_;
+  Evaluator evaluator_;
+  std::string key_;
+};
+
 class SequenceEngine {
  public:
   // Checks `spec` and builds an engine. InvalidArgument when: there is no
@@ -142,6 +178,15 @@ class SequenceEngine {
   // same status) when the state would pass max_state_bytes.
   // REQUIRES: row.record != nullptr; Finish() not called yet.
   Status Push(const RowInput& row, std::uint64_t handle);
+
+  // Push in two halves: `row` is what a SequenceStepMatcher of spec() found
+  // for a record (possibly on another thread); the result is exactly that of
+  // Push(record, handle). Every record must be pushed, also one that matched
+  // no step: it advances the clock.
+  Status PushMatched(const SequenceRowMatch& row, std::uint64_t handle);
+
+  // The spec the engine was created with.
+  const SequenceSpec& spec() const;
 
   // End of input: processes the reorder buffer and closes every window.
   // REQUIRES: not called before.

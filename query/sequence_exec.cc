@@ -3,12 +3,16 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <condition_variable>
+#include <functional>
 #include <iterator>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <queue>
 #include <span>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -31,6 +35,8 @@ constexpr std::size_t kFlushEvents = 4096;
 // A segment with more than 1 / kDenseSegment of its records among the
 // candidates is decoded whole rather than read record by record.
 constexpr std::size_t kDenseSegment = 16;
+// Parts read ahead of the engine, per reader thread.
+constexpr std::size_t kReadAhead = 3;
 constexpr TimeMs kMinTime = std::numeric_limits<TimeMs>::min();
 constexpr TimeMs kMaxTime = std::numeric_limits<TimeMs>::max();
 
@@ -119,6 +125,94 @@ Result<std::vector<RecordId>> EvalPostings(const PostingsNode& n, const IndexSna
   }
   return acc;
 }
+
+// Computes produce(k) for k = 0, 1, ... n - 1 on `threads` threads (each
+// with its own State from make_state), at most `depth` items ahead of the
+// consumer, which takes them in order with Take. With threads == 0, Take
+// computes each item on the calling thread. The destructor stops the threads
+// (items not taken are dropped).
+template <typename State, typename T>
+class OrderedPrefetch {
+ public:
+  using MakeState = std::function<std::unique_ptr<State>()>;
+  using Produce = std::function<void(std::size_t k, State* state, T* out)>;
+
+  OrderedPrefetch(std::size_t n, std::size_t threads, std::size_t depth, MakeState make_state, Produce produce)
+      : n_(n), depth_(std::max<std::size_t>(depth, 1)), make_state_(std::move(make_state)),
+        produce_(std::move(produce)), slots_(n) {
+    threads = std::min(threads, n);
+    for (std::size_t t = 0; t < threads; ++t) pool_.emplace_back([this] { Work(); });
+  }
+  ~OrderedPrefetch() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (std::thread& t : pool_) t.join();
+  }
+  OrderedPrefetch(const OrderedPrefetch&) = delete;
+  OrderedPrefetch& operator=(const OrderedPrefetch&) = delete;
+
+  // Item k. REQUIRES: k == number of items taken so far, k < n.
+  T Take(std::size_t k) {
+    T out;
+    if (pool_.empty()) {
+      if (!inline_state_) inline_state_ = make_state_();
+      produce_(k, inline_state_.get(), &out);
+      return out;
+    }
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return slots_[k].ready; });
+      out = std::move(slots_[k].value);
+      slots_[k] = Slot();
+      taken_ = k + 1;
+    }
+    cv_.notify_all();
+    return out;
+  }
+
+ private:
+  struct Slot {
+    bool ready = false;
+    T value;
+  };
+
+  void Work() {
+    std::unique_ptr<State> state = make_state_();
+    for (;;) {
+      std::size_t k;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return stop_ || next_ >= n_ || next_ < taken_ + depth_; });
+        if (stop_ || next_ >= n_) return;
+        k = next_++;
+      }
+      T value;
+      produce_(k, state.get(), &value);
+      {
+        std::lock_guard lock(mu_);
+        slots_[k].ready = true;
+        slots_[k].value = std::move(value);
+      }
+      cv_.notify_all();
+    }
+  }
+
+  const std::size_t n_;
+  const std::size_t depth_;
+  MakeState make_state_;
+  Produce produce_;
+  std::unique_ptr<State> inline_state_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Slot> slots_;  // guarded by mu_
+  std::size_t next_ = 0;     // next item to produce; guarded by mu_
+  std::size_t taken_ = 0;    // items taken; guarded by mu_
+  bool stop_ = false;        // guarded by mu_
+  std::vector<std::thread> pool_;
+};
 
 class SequenceExecution {
  public:
@@ -227,14 +321,9 @@ class SequenceExecution {
 
     Status s = Status::Ok();
     if (driven && from < to) {
-      s = ReadCandidatesInTimeOrder(candidates, from, to);
+      s = ReadInTimeOrder(&candidates, from, to);
     } else if (from < to) {
-      s = snap_.ScanTimeOrder(from, to == kMaxTime ? kMaxTime : to - 1, [&](const StoredRecord& sr) {
-        ++stats_.records_read;
-        status_ = Visit(sr);
-        return status_.ok() && !head_->Done();
-      });
-      if (s.ok()) s = status_;
+      s = ReadInTimeOrder(nullptr, from, to);
     }
     if (s.ok() && !head_->Done()) {
       s = engine_->Finish();
@@ -264,102 +353,156 @@ class SequenceExecution {
     std::vector<std::string> raw;  // per event: record text (raw) or ladder line (flow)
   };
 
-  // Reads only the candidate records, in time order across files and servers
-  // (ties by id), like ScanTimeOrder but decoding only the segments that hold
-  // candidates and copying only the candidates: segments are taken in order of
-  // their first time, and a candidate is pushed once no segment still to be
-  // read can hold an earlier one. Memory: the candidates of the segments that
-  // overlap the current instant.
-  Status ReadCandidatesInTimeOrder(const std::vector<RecordId>& candidates, TimeMs from, TimeMs to) {
+  // A slice of the input: the records of one segment, all of them or the
+  // candidates[begin, end) that lie in it.
+  struct Part {
+    std::size_t segment = 0;
+    bool all = false;
+    std::size_t begin = 0, end = 0;
+  };
+  // A record read ahead of the engine: what the step matcher found in it.
+  struct Matched {
+    RecordId id = 0;
+    TimeMs time = 0;  // stored time: the order key
+    SequenceRowMatch row;
+  };
+  // What a reader made of one part.
+  struct PartOut {
+    Status status;
+    std::vector<Matched> rows;  // the part's records in [from, to), in id order
+    std::uint64_t read = 0;
+    std::uint64_t parsed = 0;
+  };
+  // What each reader thread keeps.
+  struct Reader {
+    explicit Reader(const SequenceSpec& spec) : matcher(spec, nullptr) {}
+    SequenceStepMatcher matcher;
+    Record record;
+    std::uint32_t visits = 0;  // for cheap deadline checks
+  };
+
+  // The parts to read, in order of their segments' first time: every segment
+  // of the time hull [from, to) when `candidates` is null, else the segments
+  // holding candidates.
+  std::vector<Part> MakeParts(const std::vector<RecordId>* candidates, TimeMs from, TimeMs to) const {
     const auto& map = snap_.time_map();
-    struct Part {
-      std::size_t segment;
-      std::size_t begin, end;  // candidates[begin, end) lie in the segment
-    };
     std::vector<Part> parts;
+    auto overlaps = [&](const storage::SegmentInfo& info) {
+      return !(info.min_time <= info.max_time && (info.max_time < from || info.min_time >= to));
+    };
     std::size_t i = 0;
-    for (std::size_t seg = 0; seg < map.size() && i < candidates.size(); ++seg) {
+    for (std::size_t seg = 0; seg < map.size(); ++seg) {
       const storage::SegmentInfo& info = map[seg];
-      while (i < candidates.size() && candidates[i] < info.first_id) ++i;
-      std::size_t j = i;
-      while (j < candidates.size() && candidates[j] < info.first_id + info.count) ++j;
-      if (j > i && !(info.min_time <= info.max_time && (info.max_time < from || info.min_time >= to))) {
-        parts.push_back({seg, i, j});
+      if (candidates == nullptr) {
+        if (info.count > 0 && overlaps(info)) parts.push_back({seg, true, 0, 0});
+        continue;
       }
+      if (i >= candidates->size()) break;
+      while (i < candidates->size() && (*candidates)[i] < info.first_id) ++i;
+      std::size_t j = i;
+      while (j < candidates->size() && (*candidates)[j] < info.first_id + info.count) ++j;
+      if (j > i && overlaps(info)) parts.push_back({seg, false, i, j});
       i = j;
     }
     std::stable_sort(parts.begin(), parts.end(),
                      [&](const Part& a, const Part& b) { return map[a.segment].min_time < map[b.segment].min_time; });
+    return parts;
+  }
+
+  // Reads one part on any thread: decodes its records (whole segment, or
+  // point reads when few candidates), and parses and step-matches those in
+  // [from, to). Reads only the snapshot, the bound query and `candidates`.
+  void ReadPart(const Part& p, const std::vector<RecordId>* candidates, TimeMs from, TimeMs to, Reader* rd,
+                PartOut* out) const {
+    const storage::Manifest& m = snap_.manifest();
+    Status inner = Status::Ok();
+    auto keep = [&](const StoredRecord& sr) {
+      ++out->read;
+      if (!inner.ok() || sr.time < from || sr.time >= to) return;
+      if ((++rd->visits & 255) == 0 && std::chrono::steady_clock::now() > options_.deadline) {
+        inner = Status::Aborted(TimeoutMessage(options_.timeout));
+        return;
+      }
+      inner = snap_.Parse(sr, &rd->record);
+      if (!inner.ok()) return;
+      ++out->parsed;
+      std::string_view file = sr.file_id < m.files.size() ? std::string_view(m.files[sr.file_id].name) : "";
+      Matched& mt = out->rows.emplace_back();
+      mt.id = sr.id;
+      mt.time = sr.time;
+      rd->matcher.Match(RowInput{&rd->record, file, sr.server}, &mt.row);
+    };
+    const storage::SegmentInfo& info = snap_.time_map()[p.segment];
+    Status s;
+    if (p.all) {
+      s = snap_.ReadSegment(info.first_id, keep);
+    } else if ((p.end - p.begin) * kDenseSegment < info.count) {
+      // Few candidates: point reads.
+      s = snap_.ReadRecords(std::span<const RecordId>(candidates->data() + p.begin, p.end - p.begin), keep);
+    } else {
+      // Many: one whole decode, skipping the others.
+      std::size_t c = p.begin;
+      s = snap_.ReadSegment(info.first_id, [&](const StoredRecord& sr) {
+        while (c < p.end && (*candidates)[c] < sr.id) ++c;
+        if (c < p.end && (*candidates)[c] == sr.id) keep(sr);
+      });
+    }
+    out->status = s.ok() ? inner : s;
+  }
+
+  // Feeds the records of `parts` (candidates only, unless null) with time in
+  // [from, to) to the engine in time order across files and servers (ties by
+  // id). Parts are taken in order of their first time, and a record is pushed
+  // once no part still to be taken can hold an earlier one. Reader threads
+  // (QueryOptions::threads) decode, parse and step-match the next parts while
+  // this thread runs the engine; at most kReadAhead parts wait ahead of it.
+  // Memory: the matched rows of the parts that overlap the current instant,
+  // plus the read-ahead.
+  Status ReadInTimeOrder(const std::vector<RecordId>* candidates, TimeMs from, TimeMs to) {
+    const auto& map = snap_.time_map();
+    std::vector<Part> parts = MakeParts(candidates, from, to);
+    const SequenceSpec& spec = engine_->spec();
+    auto produce = [&](std::size_t k, Reader* rd, PartOut* out) { ReadPart(parts[k], candidates, from, to, rd, out); };
+    std::size_t threads = static_cast<std::size_t>(std::max(options_.threads, 1));
+    if (threads == 1) threads = 0;  // read on this thread
+    OrderedPrefetch<Reader, PartOut> prefetch(parts.size(), threads, kReadAhead * std::max<std::size_t>(threads, 1),
+                                              [&] { return std::make_unique<Reader>(spec); }, produce);
     struct Item {
       TimeMs time;
       RecordId id;
       std::size_t slot;
+      std::size_t row;
     };
     auto later = [](const Item& a, const Item& b) { return a.time != b.time ? a.time > b.time : a.id > b.id; };
     std::priority_queue<Item, std::vector<Item>, decltype(later)> heap(later);
-    // A candidate waiting for its turn: its stored fields, with the text and
-    // server it points to owned here.
-    struct Waiting {
-      StoredRecord record;
-      std::string text;
-      std::string server;
-    };
-    std::unordered_map<std::size_t, Waiting> waiting;  // by slot
-    std::size_t next_slot = 0;
+    std::unordered_map<std::size_t, std::pair<PartOut, std::size_t>> live;  // slot -> (part, rows left)
     std::size_t next = 0;
     while (true) {
       while (next < parts.size() && (heap.empty() || map[parts[next].segment].min_time <= heap.top().time)) {
-        const Part& p = parts[next++];
-        auto keep = [&](const StoredRecord& sr) {
-          ++stats_.records_read;
-          if (sr.time < from || sr.time >= to) return;
-          std::size_t slot = next_slot++;
-          Waiting& w = waiting[slot];
-          w.record = sr;
-          w.text = std::string(sr.text);
-          w.server = std::string(sr.server);
-          heap.push(Item{sr.time, sr.id, slot});
-        };
-        Status s;
-        const storage::SegmentInfo& info = map[p.segment];
-        if ((p.end - p.begin) * kDenseSegment < info.count) {
-          // Few candidates: point reads.
-          s = snap_.ReadRecords(std::span<const RecordId>(candidates.data() + p.begin, p.end - p.begin), keep);
-        } else {
-          // Many: one whole decode, skipping the others.
-          std::size_t c = p.begin;
-          s = snap_.ReadSegment(info.first_id, [&](const StoredRecord& sr) {
-            while (c < p.end && candidates[c] < sr.id) ++c;
-            if (c < p.end && candidates[c] == sr.id) keep(sr);
-          });
+        PartOut out = prefetch.Take(next);
+        SIPDEX_RETURN_IF_ERROR(out.status);
+        stats_.records_read += out.read;
+        stats_.records_parsed += out.parsed;
+        for (std::size_t r = 0; r < out.rows.size(); ++r) heap.push(Item{out.rows[r].time, out.rows[r].id, next, r});
+        if (!out.rows.empty()) {
+          std::size_t n = out.rows.size();
+          live.emplace(next, std::make_pair(std::move(out), n));
         }
-        if (!s.ok()) return s;
+        ++next;
       }
       if (heap.empty()) return Status::Ok();
       Item top = heap.top();
       heap.pop();
-      auto it = waiting.find(top.slot);
-      StoredRecord sr = it->second.record;
-      sr.text = it->second.text;
-      sr.server = it->second.server;
-      Status s = Visit(sr);
-      waiting.erase(it);
-      if (!s.ok()) return s;
+      auto it = live.find(top.slot);
+      const Matched& mt = it->second.first.rows[top.row];
+      if ((++visits_ & 255) == 0 && std::chrono::steady_clock::now() > options_.deadline) {
+        return Status::Aborted(TimeoutMessage(options_.timeout));
+      }
+      SIPDEX_RETURN_IF_ERROR(engine_->PushMatched(mt.row, mt.id));
+      SIPDEX_RETURN_IF_ERROR(Drain(/*all=*/false));
       if (head_->Done()) return Status::Ok();
+      if (--it->second.second == 0) live.erase(it);
     }
-  }
-
-  Status Visit(const StoredRecord& sr) {
-    if ((++visits_ & 255) == 0 && std::chrono::steady_clock::now() > options_.deadline) {
-      return Status::Aborted(TimeoutMessage(options_.timeout));
-    }
-    Status ps = snap_.Parse(sr, &record_);
-    if (!ps.ok()) return ps;
-    ++stats_.records_parsed;
-    const storage::Manifest& m = snap_.manifest();
-    std::string_view file = sr.file_id < m.files.size() ? std::string_view(m.files[sr.file_id].name) : "";
-    SIPDEX_RETURN_IF_ERROR(engine_->Push(RowInput{&record_, file, sr.server}, sr.id));
-    return Drain(/*all=*/false);
   }
 
   // Takes the engine's new matches; builds their rows once enough events wait.
@@ -392,6 +535,8 @@ class SequenceExecution {
       }
       FillKeyCells(&p);
     }
+    // Rows of keys only (`| count`, `| count by KEY`) need no event record.
+    if (!NeedsEvents()) ids.clear();
     std::sort(ids.begin(), ids.end());
     Record r;
     Status inner = Status::Ok();
@@ -424,6 +569,15 @@ class SequenceExecution {
     pending_.clear();
     pending_events_ = 0;
     return Status::Ok();
+  }
+
+  // Whether rows show anything of their events' records (else the key parts suffice).
+  bool NeedsEvents() const {
+    if (format_ == OutputFormat::kRaw || format_ == OutputFormat::kFlow) return true;
+    for (const Column& c : columns_) {
+      if (c.field.key < 0) return true;
+    }
+    return false;
   }
 
   std::vector<std::string> KeyParts(const SequenceMatch& m) const {
@@ -600,9 +754,7 @@ class SequenceExecution {
   std::size_t pending_events_ = 0;
   std::uint64_t matches_ = 0;
   std::uint32_t visits_ = 0;  // for cheap deadline checks
-  Record record_;
   std::vector<CellValue> values_;
-  Status status_;
   QueryStats stats_;
 };
 

@@ -32,10 +32,11 @@ namespace {
 using Rows = std::vector<std::vector<std::string>>;
 
 Status RunText(const storage::IndexSnapshot& snap, const std::string& q, query::OutputFormat format, std::string* out,
-               std::size_t memory_limit = 64u << 20) {
+               std::size_t memory_limit = 64u << 20, int threads = 2) {
   query::QueryOptions options;
   options.format = format;
   options.memory_limit = memory_limit;
+  options.threads = threads;
   std::ostringstream os;
   Status s = query::RunQuery(snap, q, options, &os, nullptr);
   *out = os.str();
@@ -327,6 +328,25 @@ TEST_CASE("A sequence prints in every format, feeds count, and stops at the memo
   REQUIRE(query::RunQuery(snap, scanned, explain, &scan_plan, nullptr).ok());
   CHECK(scan_plan.str().find("reads: every record in time order") != std::string::npos);
   CHECK(FirstColumn(Query(snap, scanned + " | distinct call_id")) == want);
+
+  // Reader threads change nothing: every format prints the same bytes on one
+  // thread (reading inline) as on two and three (reading ahead).
+  const std::string refused_again = "sequence by sub.subscriber, sub.target within 1h [" + kRefusal + "] [" +
+                                    kRefusal + "]";
+  CHECK(Query(snap, refused_again).size() > 3);
+  for (const std::string& q : {registers, scanned, refused_again}) {
+    for (query::OutputFormat format : {query::OutputFormat::kCsv, query::OutputFormat::kRaw,
+                                       query::OutputFormat::kFlow, query::OutputFormat::kJsonl}) {
+      std::string one;
+      REQUIRE(RunText(snap, q, format, &one, 64u << 20, 1).ok());
+      CHECK(!one.empty());
+      for (int threads : {2, 3}) {
+        INFO(q << "\nformat " << query::OutputFormatName(format) << ", " << threads << " threads");
+        REQUIRE(RunText(snap, q, format, &out, 64u << 20, threads).ok());
+        CHECK(out == one);
+      }
+    }
+  }
 
   // --timeout: a deadline already passed stops the scan.
   query::QueryOptions late;

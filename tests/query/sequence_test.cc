@@ -9,6 +9,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -615,5 +616,68 @@ TEST_CASE("Issue 6: the worked sequences return exactly the generator's ground t
         CHECK(got == want);
       }
     }
+  }
+}
+
+TEST_CASE("Rows step-matched on another thread and pushed with PushMatched give the matches of Push",
+          "[query][sequence]") {
+  Corpus c;
+  LoadCorpus(12, &c);
+  Steps st;
+  auto make = [&] {
+    SequenceSpec spec;
+    spec.within = kMsPerHour;
+    spec.steps = {st.Must(kRefusal), st.Must(kRefusal), st.MustNot("method = SUBSCRIBE and status = 200")};
+    spec.steps[0].key = AppUserKey;
+    spec.steps[1].key = AppUserKey;
+    spec.steps[2].key = AppUserKey;
+    spec.has_until = true;
+    spec.until = st.Must("method = NOTIFY and header.Subscription-State ~ \"terminated*\"");
+    spec.until.key = AppUserKey;
+    return spec;
+  };
+  SequenceStats push_stats;
+  std::vector<SequenceMatch> want = RunCorpus(make(), c, /*shuffle=*/true, &push_stats);
+  REQUIRE(want.size() > 10);
+
+  // The same order as RunCorpus; the matcher runs on its own thread.
+  std::vector<std::pair<TimeMs, std::size_t>> order;
+  std::uint64_t x = 0x9E3779B97F4A7C15ull;
+  for (std::size_t i = 0; i < c.records.size(); ++i) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    order.emplace_back(c.records[i].time + static_cast<TimeMs>(x % 9), i);
+  }
+  std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  SequenceSpec spec = make();
+  spec.reorder_ms = 50;
+  auto engine = SequenceEngine::Create(std::move(spec));
+  REQUIRE(engine.ok());
+  std::vector<SequenceRowMatch> rows(order.size());
+  std::thread matcher_thread([&] {
+    SequenceStepMatcher matcher((*engine)->spec(), nullptr);
+    for (std::size_t k = 0; k < order.size(); ++k) {
+      std::size_t i = order[k].second;
+      std::string_view file = c.files[c.file_of[i]];
+      matcher.Match(RowInput{&c.records[i], file, ServerName(file, c.records[i])}, &rows[k]);
+    }
+  });
+  matcher_thread.join();
+  std::size_t with_entries = 0;
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    with_entries += rows[k].entries.empty() ? 0 : 1;
+    REQUIRE((*engine)->PushMatched(rows[k], order[k].second).ok());
+  }
+  REQUIRE((*engine)->Finish().ok());
+  std::vector<SequenceMatch> got;
+  (*engine)->TakeMatches(&got);
+  CHECK(with_entries > 0);
+  CHECK(with_entries < order.size());
+  CHECK((*engine)->stats().rows == push_stats.rows);
+  CHECK((*engine)->stats().events == push_stats.events);
+  CHECK((*engine)->stats().cancelled == push_stats.cancelled);
+  REQUIRE(got.size() == want.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    CHECK(got[i].key == want[i].key);
+    CHECK(Handles({got[i]}) == Handles({want[i]}));
   }
 }
