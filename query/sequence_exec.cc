@@ -4,6 +4,7 @@
 #include <cctype>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <iterator>
 #include <limits>
@@ -318,6 +319,12 @@ class SequenceExecution {
     Result<std::unique_ptr<SequenceEngine>> engine = SequenceEngine::Create(std::move(spec));
     if (!engine.ok()) return Status::InvalidArgument("error: " + engine.status().message());
     engine_ = std::move(*engine);
+    within_ = seq.within;
+    reorder_ms_ = engine_->spec().reorder_ms;
+    keep_events_ = NeedsEvents();
+    for (std::size_t i = 0; i < seq.steps.size(); ++i) {
+      if (!seq.steps[i].absent) positive_mask_ |= 1ull << i;
+    }
 
     Status s = Status::Ok();
     if (driven && from < to) {
@@ -345,12 +352,27 @@ class SequenceExecution {
     BoundField field;
   };
 
-  // A match whose rows are being built: its events' records are re-read in
-  // a batch (Flush).
+  // A match whose row is being built: from kept records at once (Drain), or
+  // by re-reading its events' records in a batch (Flush).
   struct Pending {
     SequenceMatch match;
     std::vector<OutCell> cells;
     std::vector<std::string> raw;  // per event: record text (raw) or ladder line (flow)
+    std::vector<char> filled;      // per event: cells and raw done
+  };
+
+  // A copy of a record that matched a positive step, kept while a match may
+  // still use it, so its row needs no re-read.
+  struct Kept {
+    StoredRecord Stored() const {
+      StoredRecord sr = record;
+      sr.text = text;
+      sr.server = server;
+      return sr;
+    }
+    StoredRecord record;  // its views are not used (see Stored)
+    std::string text;
+    std::string server;
   };
 
   // A slice of the input: the records of one segment, all of them or the
@@ -365,6 +387,7 @@ class SequenceExecution {
     RecordId id = 0;
     TimeMs time = 0;  // stored time: the order key
     SequenceRowMatch row;
+    std::unique_ptr<Kept> kept;  // when it matched a positive step and rows show events
   };
   // What a reader made of one part.
   struct PartOut {
@@ -431,6 +454,14 @@ class SequenceExecution {
       mt.id = sr.id;
       mt.time = sr.time;
       rd->matcher.Match(RowInput{&rd->record, file, sr.server}, &mt.row);
+      bool positive = false;
+      for (const SequenceRowMatch::Entry& e : mt.row.entries) positive = positive || (e.mask & positive_mask_) != 0;
+      if (positive && keep_events_) {
+        mt.kept = std::make_unique<Kept>();
+        mt.kept->record = sr;
+        mt.kept->text = std::string(sr.text);
+        mt.kept->server = std::string(sr.server);
+      }
     };
     const storage::SegmentInfo& info = snap_.time_map()[p.segment];
     Status s;
@@ -494,49 +525,95 @@ class SequenceExecution {
       Item top = heap.top();
       heap.pop();
       auto it = live.find(top.slot);
-      const Matched& mt = it->second.first.rows[top.row];
+      Matched& mt = it->second.first.rows[top.row];
       if ((++visits_ & 255) == 0 && std::chrono::steady_clock::now() > options_.deadline) {
         return Status::Aborted(TimeoutMessage(options_.timeout));
       }
+      if (mt.kept) Keep(mt.id, std::move(mt.kept));
       SIPDEX_RETURN_IF_ERROR(engine_->PushMatched(mt.row, mt.id));
       SIPDEX_RETURN_IF_ERROR(Drain(/*all=*/false));
+      Forget(mt.time);
       if (head_->Done()) return Status::Ok();
       if (--it->second.second == 0) live.erase(it);
     }
   }
 
-  // Takes the engine's new matches; builds their rows once enough events wait.
+  // Keeps the copy of record `id` for the rows of matches to come.
+  void Keep(RecordId id, std::unique_ptr<Kept> k) {
+    kept_bytes_ += sizeof(Kept) + k->text.size() + k->server.size() + 64;
+    kept_order_.push_back({k->record.time, id});
+    kept_[id] = std::move(k);
+  }
+
+  // Drops the kept records no match can use any more once records up to
+  // `newest` were pushed: a match's events lie within the window of its first,
+  // and the engine has closed the windows older than newest - reorder (a
+  // match of events dropped here, possible only with late records, re-reads
+  // them). Also drops the oldest while they take more than a quarter of the
+  // memory bound.
+  void Forget(TimeMs newest) {
+    const TimeMs horizon =
+        within_ > 0 ? newest - reorder_ms_ - within_ : std::numeric_limits<TimeMs>::min();
+    while (!kept_order_.empty() &&
+           (kept_order_.front().first < horizon || kept_bytes_ > options_.memory_limit / 4)) {
+      auto it = kept_.find(kept_order_.front().second);
+      if (it != kept_.end() && it->second->record.time == kept_order_.front().first) {
+        kept_bytes_ -= sizeof(Kept) + it->second->text.size() + it->second->server.size() + 64;
+        kept_.erase(it);
+      }
+      kept_order_.pop_front();
+    }
+  }
+
+  // Takes the engine's new matches, fills what the kept records can, and
+  // hands the rows on in order once no row waits for a re-read (or enough
+  // events wait: then Flush re-reads them in one batch).
   Status Drain(bool all) {
     taken_.clear();
     engine_->TakeMatches(&taken_);
+    const bool needs_events = NeedsEvents();
     for (SequenceMatch& mt : taken_) {
-      pending_events_ += mt.events.size();
-      Pending p;
+      Pending& p = pending_.emplace_back();
       p.match = std::move(mt);
-      pending_.push_back(std::move(p));
+      p.cells.assign(columns_.size(), OutCell::Null());
+      p.raw.assign(p.match.events.size(), std::string());
+      p.filled.assign(p.match.events.size(), needs_events ? 0 : 1);
+      FillKeyCells(&p);
+      if (!needs_events) continue;
+      for (std::size_t e = 0; e < p.match.events.size(); ++e) {
+        auto it = kept_.find(p.match.events[e].handle);
+        if (it == kept_.end()) {
+          ++unfilled_events_;
+          continue;
+        }
+        StoredRecord sr = it->second->Stored();
+        SIPDEX_RETURN_IF_ERROR(snap_.Parse(sr, &event_record_));
+        const storage::Manifest& m = snap_.manifest();
+        std::string_view file = sr.file_id < m.files.size() ? std::string_view(m.files[sr.file_id].name) : "";
+        FillEventCells(RowInput{&event_record_, file, sr.server}, sr, e, &p);
+        p.filled[e] = 1;
+      }
     }
-    if (pending_.empty() || (!all && pending_events_ < kFlushEvents)) return Status::Ok();
+    if (pending_.empty() || (!all && unfilled_events_ > 0 && unfilled_events_ < kFlushEvents)) return Status::Ok();
     return Flush();
   }
 
+  // Re-reads the records of the events not filled yet, then pushes every
+  // pending row into the stages.
   Status Flush() {
     // Which (match, event) uses each record.
     std::unordered_map<RecordId, std::vector<std::pair<std::size_t, std::size_t>>> uses;
     std::vector<RecordId> ids;
-    for (std::size_t i = 0; i < pending_.size(); ++i) {
+    for (std::size_t i = 0; i < pending_.size() && unfilled_events_ > 0; ++i) {
       Pending& p = pending_[i];
-      p.cells.assign(columns_.size(), OutCell::Null());
-      p.raw.assign(p.match.events.size(), std::string());
       for (std::size_t e = 0; e < p.match.events.size(); ++e) {
+        if (p.filled[e]) continue;
         RecordId id = p.match.events[e].handle;
         auto& u = uses[id];
         if (u.empty()) ids.push_back(id);
         u.emplace_back(i, e);
       }
-      FillKeyCells(&p);
     }
-    // Rows of keys only (`| count`, `| count by KEY`) need no event record.
-    if (!NeedsEvents()) ids.clear();
     std::sort(ids.begin(), ids.end());
     Record r;
     Status inner = Status::Ok();
@@ -567,7 +644,7 @@ class SequenceExecution {
       if (head_->Done()) break;
     }
     pending_.clear();
-    pending_events_ = 0;
+    unfilled_events_ = 0;
     return Status::Ok();
   }
 
@@ -750,8 +827,17 @@ class SequenceExecution {
   RowSink* head_ = nullptr;
   std::unique_ptr<SequenceEngine> engine_;
   std::vector<SequenceMatch> taken_;
-  std::vector<Pending> pending_;
-  std::size_t pending_events_ = 0;
+  std::deque<Pending> pending_;
+  std::size_t unfilled_events_ = 0;  // events of pending_ waiting for a re-read
+  // Kept records (see Keep, Forget), by id, and (time, id) in push order.
+  std::unordered_map<RecordId, std::unique_ptr<Kept>> kept_;
+  std::deque<std::pair<TimeMs, RecordId>> kept_order_;
+  std::size_t kept_bytes_ = 0;
+  bool keep_events_ = false;        // rows show events: readers keep positive steps' records
+  std::uint64_t positive_mask_ = 0;  // SequenceRowMatch::Entry::mask bits of the positive steps
+  DurationMs within_ = 0;
+  DurationMs reorder_ms_ = 0;
+  Record event_record_;
   std::uint64_t matches_ = 0;
   std::uint32_t visits_ = 0;  // for cheap deadline checks
   std::vector<CellValue> values_;

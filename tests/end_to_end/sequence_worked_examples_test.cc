@@ -345,6 +345,10 @@ TEST_CASE("A sequence prints in every format, feeds count, and stops at the memo
         REQUIRE(RunText(snap, q, format, &out, 64u << 20, threads).ok());
         CHECK(out == one);
       }
+      // A small memory bound keeps few of the events' records: rows re-read the others.
+      INFO(q << "\nformat " << query::OutputFormatName(format) << ", 16 KiB");
+      REQUIRE(RunText(snap, q, format, &out, 16u << 10, 2).ok());
+      CHECK(out == one);
     }
   }
 
