@@ -27,6 +27,13 @@ constexpr std::size_t kReadChunk = 1u << 20;
 
 double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
+// "name: message", without naming the file twice when the message already
+// starts with its name (the readers' messages do).
+std::string ProblemLine(const std::string& name, const std::string& message) {
+  if (message.starts_with(name + ": ")) return message;
+  return name + ": " + message;
+}
+
 // Runs jobs on worker threads; results are collected by sequence number.
 class WorkerPool {
  public:
@@ -295,7 +302,7 @@ Status Ingester::File(const LogicalFile& file, Progress* progress, std::uint64_t
   Result<std::unique_ptr<LogReader>> opened = OpenLogicalFile(file);
   if (!opened.ok()) {
     ++summary_->files_failed;
-    summary_->problems.push_back(file.name + ": " + opened.status().message());
+    summary_->problems.push_back(ProblemLine(file.name, opened.status().message()));
     return Status::Ok();
   }
   LogReader* reader = opened->get();
@@ -422,7 +429,7 @@ Status Ingester::File(const LogicalFile& file, Progress* progress, std::uint64_t
   *progress_base += file.disk_size;
   if (!read_error.ok()) {
     ++summary_->files_failed;
-    summary_->problems.push_back(file.name + ": " + read_error.message() + " (the " + std::to_string(total) +
+    summary_->problems.push_back(ProblemLine(file.name, read_error.message()) + " (the " + std::to_string(total) +
                                  " bytes before it were ingested)");
   }
   job->total = total;

@@ -8,6 +8,7 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -989,13 +990,9 @@ class WriterImpl final : public IndexWriter {
     m.data_file = data_number_;
     m.data_offset = data_size_ - seg.payload.size();
     pending_segments_.push_back(m);
-    auto base = static_cast<std::uint32_t>(first - run_first_);
-    for (auto& [k, ords] : seg.postings) {
-      auto it = run_.find(std::string_view(k));
-      if (it == run_.end()) it = run_.emplace(std::move(k), std::vector<std::uint32_t>()).first;
-      std::vector<std::uint32_t>& list = it->second;
-      list.reserve(list.size() + ords.size());
-      for (std::uint32_t o : ords) list.push_back(base + o);
+    // The segment's postings are already sorted; FlushRun merges them.
+    if (seg.postings.size() > 0) {
+      run_.emplace_back(static_cast<std::uint32_t>(first - run_first_), std::move(seg.postings));
     }
     run_raw_ += seg.raw_bytes;
     next_id_ += seg.count;
@@ -1060,6 +1057,7 @@ class WriterImpl final : public IndexWriter {
   Status Flush() override {
     if (open_) return Status::InvalidArgument("Flush: a file is open");
     SIPDEX_RETURN_IF_ERROR(Commit());
+    SIPDEX_RETURN_IF_ERROR(CheckSpace(0));
     rocksdb::FlushOptions fo;
     fo.wait = true;
     SIPDEX_RETURN_IF_ERROR(FromRocks(index_->db()->Flush(fo, index_->handles()), "flush"));
@@ -1141,6 +1139,21 @@ class WriterImpl final : public IndexWriter {
     return Status::Ok();
   }
 
+  // The database's own writes (log, memtable flush, manifest) must never meet
+  // a full disk (Debian's RocksDB may abort there): refuses with IoError when
+  // the index's file system has less than `need` bytes plus a spare of
+  // kSpareBytes available.
+  Status CheckSpace(std::uint64_t need) const {
+    static constexpr std::uint64_t kSpareBytes = 8ull << 20;
+    struct statvfs st;
+    if (::statvfs(index_->dir().c_str(), &st) != 0) return FromErrno("statvfs " + index_->dir());
+    std::uint64_t avail = static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
+    if (avail >= need + kSpareBytes) return Status::Ok();
+    return Status::IoError("no space left on the disk of " + index_->dir() + ": " + std::to_string(avail >> 10) +
+                           " KB free, sipdex keeps " + std::to_string((need + kSpareBytes) >> 10) +
+                           " KB for the index database's own writes");
+  }
+
   // Writes the run's postings as one sorted table and adds it to the index
   // (outside the write-ahead log and the memtable); invisible until Commit
   // records the run.
@@ -1148,41 +1161,45 @@ class WriterImpl final : public IndexWriter {
     if (next_id_ == run_first_) return Status::Ok();
     Run run{run_first_, next_id_};
     if (!run_.empty()) {
-      std::vector<PostingMap::value_type*> entries;
-      entries.reserve(run_.size());
-      for (auto& e : run_) entries.push_back(&e);
-      std::sort(entries.begin(), entries.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
       std::string path = index_->dir() + "/run-" + std::to_string(run.first) + ".sst.tmp";
       rocksdb::Options o(rocksdb::DBOptions(), CfOptions(kPostingsCf));
       rocksdb::SstFileWriter sst(rocksdb::EnvOptions(), o, index_->postings());
       SIPDEX_RETURN_IF_ERROR(FromRocks(sst.Open(path), "postings table"));
-      std::string key, value, list;
-      for (std::size_t i = 0; i < entries.size();) {
-        const std::string& vkey = entries[i]->first;
-        auto field = static_cast<FieldId>(static_cast<std::uint8_t>(vkey[0]));
+      // Hashed fields: one bucket per field and high 16 bits of the hash,
+      // gathered while the merged keys go by.
+      std::string key, value, list, bucket_key, bucket;
+      std::uint64_t bucket_n = 0;
+      auto put_bucket = [&]() -> Status {
+        if (bucket_n == 0) return Status::Ok();
         value.clear();
-        std::size_t j = i + 1;
-        if (IsHashedField(field) && vkey.size() == 5) {
-          // One bucket: every hash sharing field and high 16 bits.
-          while (j < entries.size() && entries[j]->first.size() == 5 &&
-                 std::string_view(entries[j]->first).substr(0, 3) == std::string_view(vkey).substr(0, 3)) {
-            ++j;
-          }
-          PutVarint64(&value, j - i);
-          for (std::size_t k = i; k < j; ++k) {
-            value.append(entries[k]->first, 3, 2);
-            list.clear();
-            EncodePostingList(entries[k]->second, &list);
-            PutLengthPrefixed(&value, list);
-          }
-        } else {
-          EncodePostingList(entries[i]->second, &value);
-        }
-        key = RunPostingKey(run.first, vkey);
-        SIPDEX_RETURN_IF_ERROR(FromRocks(sst.Put(key, value), "postings table"));
-        i = j;
-      }
+        PutVarint64(&value, bucket_n);
+        value.append(bucket);
+        bucket.clear();
+        bucket_n = 0;
+        return FromRocks(sst.Put(bucket_key, value), "postings table");
+      };
+      SIPDEX_RETURN_IF_ERROR(MergeSegmentPostings(
+          run_, [&](std::string_view vkey, std::span<const std::uint32_t> ords) -> Status {
+            auto field = static_cast<FieldId>(static_cast<std::uint8_t>(vkey[0]));
+            if (IsHashedField(field) && vkey.size() == 5) {
+              key = RunPostingKey(run.first, vkey);
+              if (bucket_n > 0 && key != bucket_key) SIPDEX_RETURN_IF_ERROR(put_bucket());
+              bucket_key = key;
+              bucket.append(vkey.substr(3, 2));
+              list.clear();
+              EncodePostingList(ords, &list);
+              PutLengthPrefixed(&bucket, list);
+              ++bucket_n;
+              return Status::Ok();
+            }
+            SIPDEX_RETURN_IF_ERROR(put_bucket());
+            value.clear();
+            EncodePostingList(ords, &value);
+            return FromRocks(sst.Put(RunPostingKey(run.first, vkey), value), "postings table");
+          }));
+      SIPDEX_RETURN_IF_ERROR(put_bucket());
       SIPDEX_RETURN_IF_ERROR(FromRocks(sst.Finish(), "postings table"));
+      SIPDEX_RETURN_IF_ERROR(CheckSpace(0));
       rocksdb::IngestExternalFileOptions io;
       io.move_files = true;
       io.write_global_seqno = false;
@@ -1220,6 +1237,7 @@ class WriterImpl final : public IndexWriter {
     std::string next;
     PutVarint64(&next, next_id_);
     SIPDEX_RETURN_IF_ERROR(FromRocks(batch.Put(index_->meta(), kNextIdKey, next), "meta"));
+    SIPDEX_RETURN_IF_ERROR(CheckSpace(batch.GetDataSize()));
     SIPDEX_RETURN_IF_ERROR(FromRocks(index_->db()->Write(rocksdb::WriteOptions(), &batch), "commit"));
     committed_id_ = next_id_;
     committed_data_number_ = data_number_;
@@ -1280,7 +1298,9 @@ class WriterImpl final : public IndexWriter {
   std::string first_server_;
   std::uint64_t expect_offset_ = 0;
   std::uint64_t run_raw_ = 0;
-  PostingMap run_;
+  // The current run's postings: (ordinal base in the run, segment postings),
+  // in segment order.
+  std::vector<std::pair<std::uint32_t, SegmentPostings>> run_;
   std::vector<SegMeta> pending_segments_;
   std::vector<Run> pending_runs_;
   std::set<std::uint32_t> pending_files_;
@@ -1437,25 +1457,15 @@ Result<std::unique_ptr<Index>> Index::Open(const std::string& dir, const IndexOp
 
 // --- SegmentBuilder --------------------------------------------------------------
 
-struct SegmentBuilder::Rep : PostingSink {
+struct SegmentBuilder::Rep {
   std::string file_name;
   SegmentBuilderOptions options;
   SegmentData data;
   std::unordered_map<std::string, std::uint32_t> server_ids;
-  PostingMap postings;
-  std::string key;  // reused value key
-  std::uint32_t ordinal = 0;
+  PostingCollector postings;  // each (field, value) once per record
   EncodedSegment seg;
   std::uint64_t offset_delta = 0;
   std::uint32_t line_delta = 0;
-
-  // A record's postings: each (field, value) once per record.
-  void Add(FieldId field, std::string_view value) override {
-    PostingValueKeyInto(field, value, &key);
-    auto it = postings.find(std::string_view(key));
-    if (it == postings.end()) it = postings.emplace(key, std::vector<std::uint32_t>()).first;
-    if (it->second.empty() || it->second.back() != ordinal) it->second.push_back(ordinal);
-  }
 };
 
 SegmentBuilder::SegmentBuilder(std::string_view file_name, const SegmentBuilderOptions& options)
@@ -1498,8 +1508,8 @@ void SegmentBuilder::Add(const Record& r, std::string_view server) {
   for (int b = 0; b < kMalformedBitCount; ++b) {
     if (r.malformed & (1u << b)) ++c.by_malformed_bit[static_cast<std::size_t>(b)];
   }
-  p.ordinal = ordinal;
-  ExtractPostings(r, server, p.file_name, &p);
+  p.postings.SetRecord(ordinal);
+  ExtractPostings(r, server, p.file_name, &p.postings);
 }
 
 void SegmentBuilder::Rebase(std::uint64_t offset_delta, std::uint32_t line_delta) {
@@ -1516,9 +1526,7 @@ EncodedSegment SegmentBuilder::Finish() {
   seg.count = static_cast<std::uint32_t>(p.data.records.size());
   seg.raw_bytes = p.data.text.size();
   seg.payload = EncodeSegment(p.data, p.options.columns ? TextCodec::kTemplates : TextCodec::kPlain, p.options.level);
-  seg.postings.reserve(p.postings.size());
-  for (auto& [k, v] : p.postings) seg.postings.emplace_back(k, std::move(v));
-  p.postings.clear();
+  seg.postings = p.postings.Finish();
   p.data.text.clear();
   p.data.records.clear();
   p.data.servers.clear();

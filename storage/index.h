@@ -185,6 +185,19 @@ struct SegmentBuilderOptions {
   bool columns = true;
 };
 
+// One segment's postings, sorted by value key (storage/postings.h). Opaque to
+// callers; produced by SegmentBuilder::Finish.
+struct SegmentPostings {
+  std::string keys;                      // value keys back to back, increasing
+  std::vector<std::uint32_t> key_ends;   // key i is keys[key_ends[i - 1], key_ends[i])
+  std::vector<std::uint32_t> list_ends;  // its list is ordinals[list_ends[i - 1], list_ends[i])
+  std::vector<std::uint32_t> ordinals;   // within the segment, increasing per list
+  std::size_t size() const { return key_ends.size(); }
+  std::size_t MemoryBytes() const {
+    return keys.capacity() + 4 * (key_ends.capacity() + list_ends.capacity() + ordinals.capacity());
+  }
+};
+
 // The compressed form of one segment plus its postings, ready to be written.
 // Opaque to callers; produced by SegmentBuilder::Finish.
 struct EncodedSegment {
@@ -198,8 +211,7 @@ struct EncodedSegment {
   TimeMs real_min_time = 0;  // over records with has_time only
   TimeMs real_max_time = -1;
   KindCounts counts;
-  // (posting value key, ordinals within the segment), in no particular order.
-  std::vector<std::pair<std::string, std::vector<std::uint32_t>>> postings;
+  SegmentPostings postings;
 };
 
 // Collects the records of one segment (consecutive records of one file) and

@@ -1,6 +1,9 @@
 #include "storage/postings.h"
 
+#include <algorithm>
 #include <charconv>
+#include <limits>
+#include <numeric>
 #include <string>
 
 #include "storage/coding.h"
@@ -223,6 +226,146 @@ bool FindInBucket(std::string_view bucket, std::uint16_t lo, std::string_view* l
     if (v > lo) return true;
   }
   return true;
+}
+
+PostingCollector::PostingCollector() : slots_(1u << 12, 0), mask_((1u << 12) - 1) {}
+
+void PostingCollector::Grow() {
+  std::vector<std::uint64_t> old(slots_.size() * 2, 0);
+  old.swap(slots_);
+  mask_ = slots_.size() - 1;
+  for (std::uint64_t s : old) {
+    if (static_cast<std::uint32_t>(s) == 0) continue;
+    std::uint32_t id = static_cast<std::uint32_t>(s) - 1;
+    std::string_view k(arena_.data() + (id == 0 ? 0 : key_ends_[id - 1]),
+                       key_ends_[id] - (id == 0 ? 0 : key_ends_[id - 1]));
+    std::uint64_t i = Hash64(k) & mask_;
+    while (slots_[i] != 0) i = (i + 1) & mask_;
+    slots_[i] = s;
+  }
+}
+
+void PostingCollector::Add(FieldId field, std::string_view value) {
+  PostingValueKeyInto(field, value, &key_);
+  std::uint64_t h = Hash64(key_);
+  std::uint64_t tag = h >> 32 << 32;
+  std::uint64_t i = h & mask_;
+  std::uint32_t id = 0;
+  while (true) {
+    std::uint64_t s = slots_[i];
+    if (static_cast<std::uint32_t>(s) == 0) {
+      // A new key.
+      id = static_cast<std::uint32_t>(key_ends_.size());
+      arena_.append(key_);
+      key_ends_.push_back(static_cast<std::uint32_t>(arena_.size()));
+      last_ordinal_.push_back(std::numeric_limits<std::uint32_t>::max());
+      slots_[i] = tag | (static_cast<std::uint64_t>(id) + 1);
+      if (key_ends_.size() * 2 > slots_.size()) Grow();
+      break;
+    }
+    if ((s >> 32 << 32) == tag) {
+      std::uint32_t cand = static_cast<std::uint32_t>(s) - 1;
+      std::uint32_t begin = cand == 0 ? 0 : key_ends_[cand - 1];
+      if (std::string_view(arena_.data() + begin, key_ends_[cand] - begin) == key_) {
+        id = cand;
+        break;
+      }
+    }
+    i = (i + 1) & mask_;
+  }
+  if (last_ordinal_[id] == ordinal_) return;  // repeated within the record
+  last_ordinal_[id] = ordinal_;
+  pairs_.push_back(static_cast<std::uint64_t>(id) << 32 | ordinal_);
+}
+
+SegmentPostings PostingCollector::Finish() {
+  SegmentPostings out;
+  const std::size_t n = key_ends_.size();
+  auto key_of = [&](std::uint32_t id) {
+    std::uint32_t begin = id == 0 ? 0 : key_ends_[id - 1];
+    return std::string_view(arena_.data() + begin, key_ends_[id] - begin);
+  };
+  std::vector<std::uint32_t> order(n);
+  std::iota(order.begin(), order.end(), 0u);
+  std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) { return key_of(a) < key_of(b); });
+  // rank[id] = position of the key in sorted order; counts_ per rank.
+  std::vector<std::uint32_t> rank(n);
+  for (std::uint32_t r = 0; r < n; ++r) rank[order[r]] = r;
+  counts_.assign(n, 0);
+  for (std::uint64_t p : pairs_) ++counts_[rank[p >> 32]];
+  out.keys.reserve(arena_.size());
+  out.key_ends.reserve(n);
+  out.list_ends.reserve(n);
+  std::uint32_t total = 0;
+  for (std::uint32_t r = 0; r < n; ++r) {
+    out.keys.append(key_of(order[r]));
+    out.key_ends.push_back(static_cast<std::uint32_t>(out.keys.size()));
+    std::uint32_t c = counts_[r];
+    counts_[r] = total;  // now the next write position of the list
+    total += c;
+    out.list_ends.push_back(total);
+  }
+  out.ordinals.resize(total);
+  for (std::uint64_t p : pairs_) out.ordinals[counts_[rank[p >> 32]]++] = static_cast<std::uint32_t>(p);
+  // Empty, keeping the buffers.
+  std::fill(slots_.begin(), slots_.end(), 0);
+  arena_.clear();
+  key_ends_.clear();
+  last_ordinal_.clear();
+  pairs_.clear();
+  ordinal_ = 0;
+  return out;
+}
+
+namespace {
+
+struct Cursor {
+  const SegmentPostings* postings = nullptr;
+  std::uint32_t base = 0;
+  std::size_t next = 0;  // index of the current key
+  std::string_view Key() const {
+    std::uint32_t begin = next == 0 ? 0 : postings->key_ends[next - 1];
+    return std::string_view(postings->keys.data() + begin, postings->key_ends[next] - begin);
+  }
+};
+
+}  // namespace
+
+Status MergeSegmentPostings(std::span<const std::pair<std::uint32_t, SegmentPostings>> parts, const PostingEmit& emit) {
+  std::vector<Cursor> cursors;
+  cursors.reserve(parts.size());
+  for (const auto& [base, p] : parts) {
+    if (p.size() > 0) cursors.push_back(Cursor{&p, base, 0});
+  }
+  // A min-heap of cursor indexes by (current key, index): equal keys come out
+  // in segment order, so concatenated lists stay increasing.
+  auto greater = [&](std::size_t a, std::size_t b) {
+    int c = cursors[a].Key().compare(cursors[b].Key());
+    return c != 0 ? c > 0 : a > b;
+  };
+  std::vector<std::size_t> heap(cursors.size());
+  std::iota(heap.begin(), heap.end(), std::size_t{0});
+  std::make_heap(heap.begin(), heap.end(), greater);
+  std::string key;
+  std::vector<std::uint32_t> ords;
+  while (!heap.empty()) {
+    key.assign(cursors[heap.front()].Key());
+    ords.clear();
+    while (!heap.empty() && cursors[heap.front()].Key() == key) {
+      std::pop_heap(heap.begin(), heap.end(), greater);
+      Cursor& c = cursors[heap.back()];
+      const SegmentPostings& p = *c.postings;
+      std::uint32_t begin = c.next == 0 ? 0 : p.list_ends[c.next - 1];
+      for (std::uint32_t i = begin; i < p.list_ends[c.next]; ++i) ords.push_back(c.base + p.ordinals[i]);
+      if (++c.next < p.size()) {
+        std::push_heap(heap.begin(), heap.end(), greater);
+      } else {
+        heap.pop_back();
+      }
+    }
+    SIPDEX_RETURN_IF_ERROR(emit(key, ords));
+  }
+  return Status::Ok();
 }
 
 }  // namespace sipdex::storage

@@ -8,6 +8,7 @@
 // high 16 bits (one key per bucket).
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -59,5 +60,43 @@ bool PostingListCount(std::string_view in, std::uint64_t* n);
 // Finds the list of the hash whose low 16 bits are `lo`; false when the
 // bucket is malformed. *found is false when lo is absent.
 bool FindInBucket(std::string_view bucket, std::uint16_t lo, std::string_view* list, bool* found);
+
+// Gathers one segment's postings (runs on a worker thread): interns each
+// value key once (an open-addressing table of 64-bit hashes, keys compared on
+// a hit), keeps one (key id, ordinal) pair per distinct posting, and sorts
+// by value key only at Finish. No std::string or vector per key.
+class PostingCollector final : public PostingSink {
+ public:
+  PostingCollector();
+  // The ordinal of the record whose postings Add receives next. REQUIRES:
+  // not below the previous one.
+  void SetRecord(std::uint32_t ordinal) { ordinal_ = ordinal; }
+  // Adds (field, raw value) to the current record; a repeat within the record
+  // is ignored.
+  void Add(FieldId field, std::string_view value) override;
+  // The postings gathered, sorted by value key; the collector is empty after
+  // (its buffers are kept for the next segment).
+  SegmentPostings Finish();
+
+ private:
+  void Grow();
+
+  std::vector<std::uint64_t> slots_;  // (hash >> 32) << 32 | (key id + 1); 0 = empty
+  std::uint64_t mask_ = 0;
+  std::string arena_;                    // value keys back to back
+  std::vector<std::uint32_t> key_ends_;  // key id i ends at key_ends_[i]
+  std::vector<std::uint32_t> last_ordinal_;
+  std::vector<std::uint32_t> counts_;
+  std::vector<std::uint64_t> pairs_;  // id << 32 | ordinal, in ordinal order
+  std::string key_;
+  std::uint32_t ordinal_ = 0;
+};
+
+// Merges the sorted postings of consecutive segments of one run. `parts`
+// holds (ordinal base of the segment in the run, its postings), the bases
+// increasing. Calls emit once per distinct value key, in key order, with the
+// key's run ordinals (increasing); stops at the first error emit returns.
+using PostingEmit = std::function<Status(std::string_view value_key, std::span<const std::uint32_t> ordinals)>;
+Status MergeSegmentPostings(std::span<const std::pair<std::uint32_t, SegmentPostings>> parts, const PostingEmit& emit);
 
 }  // namespace sipdex::storage

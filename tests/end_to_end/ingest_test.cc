@@ -166,3 +166,36 @@ TEST_CASE("A file that grew ingests only its new records; a changed one is refus
   REQUIRE(fourth.ok());
   CHECK(fourth->files_refused == 1);
 }
+
+TEST_CASE("A corrupt gzip input is one problem line that names the file once", "[end_to_end][ingest]") {
+  std::string root = TestDir("ingest-corrupt-gz");
+  std::string dir = root + "/in";
+  std::filesystem::create_directories(dir);
+  std::string text;
+  for (int i = 0; i < 20000; ++i) text += "line " + std::to_string(i * 7919 % 100003) + " of a log that is not SIP\n";
+  std::string path = dir + "/x.log";
+  WriteFile(path, text);
+  REQUIRE(std::system(("gzip -f " + path).c_str()) == 0);
+  std::string gz_path = path + ".gz";
+  std::string gz;
+  {
+    std::ifstream in(gz_path, std::ios::binary);
+    gz.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  REQUIRE(gz.size() > 100);
+  for (std::size_t i = gz.size() / 2; i < gz.size() / 2 + 8; ++i) gz[i] = static_cast<char>(gz[i] ^ 0x5a);
+  WriteFile(gz_path, gz);
+
+  auto index = storage::Index::Open(root + "/idx", storage::IndexOptions{});
+  REQUIRE(index.ok());
+  IngestOptions options;
+  options.threads = 2;
+  Result<IngestSummary> summary = Ingest(index->get(), {gz_path}, options);
+  REQUIRE(summary.ok());
+  CHECK(summary->files_failed == 1);
+  REQUIRE(summary->problems.size() == 1);
+  const std::string& line = summary->problems[0];
+  CHECK(line.rfind(gz_path + ": ", 0) == 0);
+  CHECK(line.find(gz_path, 1) == std::string::npos);  // not "x.gz: x.gz: ..."
+  CHECK(line.find("corrupt gzip data") != std::string::npos);
+}
