@@ -5,6 +5,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <sstream>
@@ -526,6 +527,10 @@ class Execution {
     if (options_.explain) {
       *out_ << plan.ToString();
       if (plan.driver) *out_ << "candidates: " << ids_.size() << " records after postings and time pruning\n";
+      if (CountShape()) {
+        *out_ << "count: from " << (IsTimeOnly(*q_.where) ? "the time map" : "exact postings")
+              << " and, for segments straddling the time range or a bucket, their record tables (no text decoded)\n";
+      }
       finished_ = true;
       return Status::Ok();
     }
@@ -614,15 +619,19 @@ class Execution {
   // time range (and inside one bucket) are counted from postings (or the time
   // map) without decoding; the others are left to the pass. Returns false
   // when the shape does not apply.
-  bool CountFromPostings(const Plan& plan, Status* s) {
+  // True when CountFromPostings answers the query.
+  bool CountShape() const {
     if (!q_.where || q_.per_resource || q_.stages.size() != 1) return false;
     const BoundStage& st = q_.stages[0];
     if (st.kind != Stage::Kind::kCount || st.has_distinct || st.fields.size() > 1) return false;
-    TimeBucket bucket = TimeBucket::kNone;
-    if (!st.fields.empty()) {
-      if (st.fields[0].source != FieldSource::kBucket) return false;
-      bucket = st.fields[0].bucket;
-    }
+    if (!st.fields.empty() && st.fields[0].source != FieldSource::kBucket) return false;
+    return IsTimeOnly(*q_.where) || ExactPostings(*q_.where, true).has_value();
+  }
+
+  bool CountFromPostings(const Plan& plan, Status* s) {
+    if (!CountShape()) return false;
+    const BoundStage& st = q_.stages[0];
+    TimeBucket bucket = st.fields.empty() ? TimeBucket::kNone : st.fields[0].bucket;
     const bool time_only = IsTimeOnly(*q_.where);
     std::vector<RecordId> exact_ids;
     if (!time_only) {
@@ -638,7 +647,6 @@ class Execution {
     }
     const auto& map = snap_.time_map();
     std::vector<RecordId> slow;
-    std::vector<std::size_t> slow_segments;
     std::size_t i = 0;
     for (std::size_t idx : plan.segments) {
       const storage::SegmentInfo& seg = map[idx];
@@ -656,7 +664,7 @@ class Execution {
           (bucket == TimeBucket::kNone || BucketStart(bucket, seg.min_time) == BucketStart(bucket, seg.max_time));
       if (!inside) {
         if (time_only) {
-          slow_segments.push_back(idx);
+          for (RecordId id = seg.first_id; id < seg.first_id + seg.count; ++id) slow.push_back(id);
         } else {
           slow.insert(slow.end(), exact_ids.begin() + static_cast<std::ptrdiff_t>(i),
                       exact_ids.begin() + static_cast<std::ptrdiff_t>(j));
@@ -675,8 +683,38 @@ class Execution {
       }
       i = j;
     }
+    if (!slow.empty()) {
+      // The records of segments that straddle the range or a bucket: their
+      // times come from the segments' record tables (no text is decoded).
+      // The postings are exact (or there are none: a time scope only), so
+      // only the time scope is left to check;
+      // [plan.from, plan.to) is exactly the intersection of the top-level
+      // time scopes (ExactPostings admits no other time condition).
+      std::map<TimeMs, std::uint64_t> buckets;
+      Status rs = snap_.ReadRecordTables(slow, [&](const StoredRecord& r) {
+        if (r.time < plan.from || r.time >= plan.to) return;
+        ++buckets[bucket == TimeBucket::kNone ? 0 : BucketStart(bucket, r.time)];
+      });
+      if (!rs.ok()) {
+        *s = rs;
+        return true;
+      }
+      stats_.records_tables_read += slow.size();
+      for (const auto& [start, n] : buckets) {
+        Row row;
+        if (bucket != TimeBucket::kNone) row.cells.push_back(ToCell(st.fields[0], CellValue{true, start, {}}));
+        stats_.records_matched += n;
+        stats_.rows += n;
+        Status ps = head_->PushMany(std::move(row), n);
+        if (!ps.ok()) {
+          *s = ps;
+          return true;
+        }
+      }
+      slow.clear();
+    }
     ids_ = std::move(slow);
-    scan_segments_ = std::move(slow_segments);
+    scan_segments_.clear();
     return true;
   }
 

@@ -50,6 +50,7 @@ std::string TimeoutMessage(DurationMs timeout);
 struct QueryStats {
   std::uint64_t candidates = 0;    // ids from postings (0 when scanning)
   std::uint64_t records_read = 0;  // records decoded from segments
+  std::uint64_t records_tables_read = 0;  // records whose time alone was read (segment tables, no text)
   std::uint64_t records_parsed = 0;
   std::uint64_t records_matched = 0;  // records the search matched
   std::uint64_t rows = 0;             // rows the search produced (instances count separately)

@@ -307,6 +307,8 @@ class SnapshotImpl final : public IndexSnapshot {
   Status ListValues(FieldId field,
                     const std::function<void(std::string_view, std::uint64_t)>& fn) const override;
   Status ReadRecords(std::span<const RecordId> ids, const std::function<void(const StoredRecord&)>& fn) const override;
+  Status ReadRecordTables(std::span<const RecordId> ids,
+                          const std::function<void(const StoredRecord&)>& fn) const override;
   Status ReadSegment(RecordId first_id, const std::function<void(const StoredRecord&)>& fn) const override;
   Status ScanAll(const std::function<bool(const StoredRecord&)>& fn) const override;
   Status ScanTimeOrder(TimeMs from, TimeMs to, const std::function<bool(const StoredRecord&)>& fn) const override;
@@ -588,16 +590,106 @@ Status SnapshotImpl::ListValues(FieldId field,
 
 Status SnapshotImpl::ReadRecords(std::span<const RecordId> ids,
                                  const std::function<void(const StoredRecord&)>& fn) const {
-  Loaded loaded;
-  std::size_t current = std::string::npos;
-  for (RecordId id : ids) {
-    std::size_t seg = SegmentOf(id);
-    if (seg == std::string::npos) return Status::NotFound("record " + std::to_string(id) + " is not in the index");
-    if (seg != current) {
-      SIPDEX_RETURN_IF_ERROR(LoadSegment(seg, &loaded));
-      current = seg;
+  // Point reads: per segment, only the chunks holding the ids are decoded.
+  // Buffers are reused across calls (a pool, since fn may read records itself).
+  struct PointBuffers {
+    SegmentDecoder decoder;
+    std::string payload;
+    SegmentData data;
+    std::vector<RecordPosition> positions;
+    std::vector<std::uint32_t> ordinals;
+  };
+  thread_local std::vector<std::unique_ptr<PointBuffers>> pool;
+  std::unique_ptr<PointBuffers> b;
+  if (pool.empty()) {
+    b = std::make_unique<PointBuffers>();
+  } else {
+    b = std::move(pool.back());
+    pool.pop_back();
+  }
+  auto run = [&]() -> Status {
+    std::size_t k = 0;
+    while (k < ids.size()) {
+      std::size_t seg = SegmentOf(ids[k]);
+      if (seg == std::string::npos) return Status::NotFound("record " + std::to_string(ids[k]) + " is not in the index");
+      const SegmentInfo& info = time_map_[seg];
+      b->ordinals.clear();
+      std::size_t end = k;
+      for (; end < ids.size() && ids[end] >= info.first_id && ids[end] < info.first_id + info.count; ++end) {
+        auto ord = static_cast<std::uint32_t>(ids[end] - info.first_id);
+        if (!b->ordinals.empty() && ord <= b->ordinals.back()) break;  // unsorted: a new group
+        b->ordinals.push_back(ord);
+      }
+      const SegLoc& loc = locs_[seg];
+      SIPDEX_RETURN_IF_ERROR(index_->data_files()->Read(loc.data_file, loc.data_offset,
+                                                        static_cast<std::size_t>(info.stored_bytes), &b->payload,
+                                                        DescribeSegment(seg)));
+      Status s = b->decoder.DecodeSelected(b->payload, b->ordinals, &b->data, &b->positions);
+      if (!s.ok()) return Status::Corruption(DescribeSegment(seg) + ": " + s.message());
+      std::size_t pos = 0;
+      std::string_view text(b->data.text);
+      for (std::size_t j = 0; j < b->ordinals.size(); ++j) {
+        const SegmentRecordMeta& m = b->data.records[j];
+        StoredRecord r;
+        r.id = info.first_id + b->ordinals[j];
+        r.kind = m.kind;
+        r.malformed = m.malformed;
+        r.time = m.time;
+        r.has_time = m.has_time;
+        r.file_id = info.file_id;
+        r.offset = b->positions[j].offset;
+        r.line = b->positions[j].line;
+        r.server = m.server < b->data.servers.size() ? std::string_view(b->data.servers[m.server]) : std::string_view();
+        r.text = text.substr(pos, m.size);
+        pos += m.size;
+        fn(r);
+      }
+      k = end;
     }
-    fn(loaded.records[static_cast<std::size_t>(id - time_map_[seg].first_id)]);
+    return Status::Ok();
+  };
+  Status s = run();
+  if (pool.size() < 4) pool.push_back(std::move(b));
+  return s;
+}
+
+Status SnapshotImpl::ReadRecordTables(std::span<const RecordId> ids,
+                                      const std::function<void(const StoredRecord&)>& fn) const {
+  thread_local SegmentDecoder decoder;
+  std::string head;
+  SegmentData table;  // local: fn may read records itself
+  std::size_t k = 0;
+  while (k < ids.size()) {
+    std::size_t seg = SegmentOf(ids[k]);
+    if (seg == std::string::npos) return Status::NotFound("record " + std::to_string(ids[k]) + " is not in the index");
+    const SegmentInfo& info = time_map_[seg];
+    const SegLoc& loc = locs_[seg];
+    // The table sits at the payload's start: read a prefix, more if needed.
+    std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(info.stored_bytes, 64u << 10));
+    for (;;) {
+      SIPDEX_RETURN_IF_ERROR(index_->data_files()->Read(loc.data_file, loc.data_offset, want, &head,
+                                                        DescribeSegment(seg)));
+      std::size_t needed = 0;
+      Status s = decoder.DecodeTable(head, info.stored_bytes, &table, &needed);
+      if (!s.ok()) return Status::Corruption(DescribeSegment(seg) + ": " + s.message());
+      if (needed == 0) break;
+      want = needed;
+    }
+    if (table.records.size() != info.count) {
+      return Status::Corruption(DescribeSegment(seg) + ": record count differs from the time map");
+    }
+    for (; k < ids.size() && ids[k] >= info.first_id && ids[k] < info.first_id + info.count; ++k) {
+      const SegmentRecordMeta& m = table.records[static_cast<std::size_t>(ids[k] - info.first_id)];
+      StoredRecord r;
+      r.id = ids[k];
+      r.kind = m.kind;
+      r.malformed = m.malformed;
+      r.time = m.time;
+      r.has_time = m.has_time;
+      r.file_id = info.file_id;
+      r.server = m.server < table.servers.size() ? std::string_view(table.servers[m.server]) : std::string_view();
+      fn(r);
+    }
   }
   return Status::Ok();
 }
@@ -1428,6 +1520,17 @@ Result<std::unique_ptr<IndexWriter>> IndexImpl::NewWriter(const WriterOptions& o
 }
 
 }  // namespace
+
+Status IndexSnapshot::ReadRecordTables(std::span<const RecordId> ids,
+                                       const std::function<void(const StoredRecord&)>& fn) const {
+  return ReadRecords(ids, [&](const StoredRecord& r) {
+    StoredRecord t = r;
+    t.text = std::string_view();
+    t.offset = 0;
+    t.line = 0;
+    fn(t);
+  });
+}
 
 void KindCounts::Add(const KindCounts& o) {
   for (std::size_t i = 0; i < by_kind.size(); ++i) by_kind[i] += o.by_kind[i];

@@ -324,6 +324,14 @@ class IndexSnapshot {
   // is decoded once. An id that is not committed is NotFound.
   virtual Status ReadRecords(std::span<const RecordId> ids,
                              const std::function<void(const StoredRecord&)>& fn) const = 0;
+  // Like ReadRecords, but reads only the segments' record tables, not their
+  // text: r.text is empty and r.offset and r.line are 0; id, kind, malformed,
+  // time, has_time, file_id and server are as ReadRecords gives them. For
+  // answers from postings that need record times only (a count by day).
+  // Does not check the segment checksum, which covers the text (Verify does).
+  // The default implementation calls ReadRecords.
+  virtual Status ReadRecordTables(std::span<const RecordId> ids,
+                                  const std::function<void(const StoredRecord&)>& fn) const;
   // Every record of one segment, in id order (SegmentInfo::first_id).
   virtual Status ReadSegment(RecordId first_id, const std::function<void(const StoredRecord&)>& fn) const = 0;
   // Every committed record in id order (file by file). Stops early when fn returns false.

@@ -2,6 +2,7 @@
 
 #include <zstd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string_view>
@@ -544,6 +545,133 @@ Status SegmentDecoder::DecodeRecords(std::string_view payload, std::uint32_t fir
   }
   std::uint64_t line = r.all.start_line + feeds;
   out->start_line = line > 0xffffffffu ? 0xffffffffu : static_cast<std::uint32_t>(line);
+  return Status::Ok();
+}
+
+Status SegmentDecoder::DecodeSelected(std::string_view payload, std::span<const std::uint32_t> ordinals,
+                                      SegmentData* out, std::vector<RecordPosition>* positions) {
+  auto bad = [](std::string_view what) { return Status::Corruption("segment: " + std::string(what)); };
+  Rep& r = *rep_;
+  std::string_view magic;
+  std::string_view p = payload;
+  if (!GetBytes(&p, kMagic.size(), &magic) || magic != kMagic) return bad("bad magic");
+  if (p.empty()) return bad("cut short");
+  auto codec = static_cast<std::uint8_t>(p[0]);
+  p.remove_prefix(1);
+  const bool templates = codec == static_cast<std::uint8_t>(TextCodec::kTemplates);
+  std::uint64_t total = 0;
+  if (templates) {
+    SIPDEX_RETURN_IF_ERROR(r.ParseTemplates(p, &r.all, &total));
+  } else {
+    SIPDEX_RETURN_IF_ERROR(Decode(payload, &r.all));
+  }
+  const std::vector<SegmentRecordMeta>& recs = r.all.records;
+  for (std::size_t k = 0; k < ordinals.size(); ++k) {
+    if (ordinals[k] >= recs.size() || (k > 0 && ordinals[k] <= ordinals[k - 1])) {
+      return Status::InvalidArgument("segment: record " + std::to_string(ordinals[k]) +
+                                     " is out of order or outside a segment of " + std::to_string(recs.size()));
+    }
+  }
+  out->servers = r.all.servers;
+  out->records.clear();
+  out->text.clear();
+  positions->clear();
+  out->start_offset = r.all.start_offset;
+  out->start_line = r.all.start_line;
+  // Walk the table once: `before` is the text offset of record i; the chunk
+  // cursor (chunk ci, its text at t, `scanned` bytes of it counted into
+  // `feeds`) only moves forward.
+  std::uint64_t before = 0;
+  std::uint32_t i = 0;
+  std::size_t ci = 0;
+  bool chunk_ready = false;
+  const char* t = nullptr;
+  std::uint64_t cbegin = 0;   // text offset of the current chunk (or segment)
+  std::uint64_t scanned = 0;  // bytes of it whose line feeds are in `feeds`
+  std::uint64_t feeds = 0;    // line feeds before text offset cbegin + scanned
+  if (!templates) {
+    t = r.all.text.data();
+    chunk_ready = true;
+  }
+  for (std::uint32_t ord : ordinals) {
+    for (; i < ord; ++i) before += recs[i].size;
+    const std::uint64_t size = recs[ord].size;
+    if (templates) {
+      while (ci < r.entries.size() && ord >= r.entries[ci].first + r.entries[ci].count) {
+        ++ci;
+        chunk_ready = false;
+      }
+      if (ci == r.entries.size()) return bad("chunks do not cover the records");
+      const ChunkEntry& e = r.entries[ci];
+      if (!chunk_ready) {
+        char* buf = Reserve(&r.chunk_text, static_cast<std::size_t>(e.text_size));
+        SIPDEX_RETURN_IF_ERROR(r.DecodeChunk(e, r.all, buf));
+        t = buf;
+        cbegin = e.text_offset;
+        scanned = 0;
+        feeds = e.line_feeds_before;
+        chunk_ready = true;
+      }
+      if (before < cbegin || before + size > cbegin + e.text_size) return bad("a record crosses its chunk");
+    } else if (before + size > r.all.text.size()) {
+      return bad("record sizes do not add up to the text");
+    }
+    const std::uint64_t at = before - cbegin;
+    feeds += static_cast<std::uint64_t>(std::count(t + scanned, t + at, '\n'));
+    scanned = at;
+    std::uint64_t line = r.all.start_line + feeds;
+    positions->push_back(RecordPosition{r.all.start_offset + before,
+                                        line > 0xffffffffu ? 0xffffffffu : static_cast<std::uint32_t>(line)});
+    out->records.push_back(recs[ord]);
+    out->text.append(t + at, static_cast<std::size_t>(size));
+  }
+  if (!positions->empty()) {
+    out->start_offset = positions->front().offset;
+    out->start_line = positions->front().line;
+  }
+  return Status::Ok();
+}
+
+Status SegmentDecoder::DecodeTable(std::string_view head, std::uint64_t payload_size, SegmentData* out,
+                                   std::size_t* needed) {
+  auto bad = [](std::string_view what) { return Status::Corruption("segment: " + std::string(what)); };
+  *needed = 0;
+  if (head.size() > payload_size) return Status::InvalidArgument("segment: head longer than the payload");
+  const bool whole = head.size() == payload_size;
+  auto more = [&](std::uint64_t n) {
+    *needed = static_cast<std::size_t>(std::min<std::uint64_t>(std::max<std::uint64_t>(n, head.size() + 1), payload_size));
+    return Status::Ok();
+  };
+  std::string_view p = head;
+  std::string_view magic;
+  if (p.size() < kMagic.size() + 1) return whole ? bad("cut short") : more(64u << 10);
+  GetBytes(&p, kMagic.size(), &magic);
+  if (magic != kMagic) return bad("bad magic");
+  auto codec = static_cast<std::uint8_t>(p[0]);
+  p.remove_prefix(1);
+  if (codec != static_cast<std::uint8_t>(TextCodec::kTemplates)) {
+    if (!whole) return more(payload_size);
+    SIPDEX_RETURN_IF_ERROR(Decode(head, out));
+    out->text.clear();
+    return Status::Ok();
+  }
+  std::uint64_t checksum = 0, meta_size = 0, frame_size = 0;
+  if (!GetFixed64BE(&p, &checksum) || !GetVarint64(&p, &meta_size) || !GetVarint64(&p, &frame_size)) {
+    return whole ? bad("cut short") : more(2 * head.size() + 64);
+  }
+  if (meta_size > kMaxRawSize || frame_size > kMaxRawSize) return bad("impossible sizes");
+  if (frame_size > p.size()) {
+    if (whole) return bad("cut short");
+    return more(head.size() - p.size() + frame_size);
+  }
+  std::string_view meta_frame = p.substr(0, static_cast<std::size_t>(frame_size));
+  Rep& r = *rep_;
+  char* m = Reserve(&r.meta, static_cast<std::size_t>(meta_size));
+  SIPDEX_RETURN_IF_ERROR(DecompressTo(meta_frame, m, static_cast<std::size_t>(meta_size)));
+  std::string_view in(m, static_cast<std::size_t>(meta_size));
+  std::uint64_t total = 0;
+  SIPDEX_RETURN_IF_ERROR(ParseHeaderTable(&in, out, &total));
+  out->text.clear();
   return Status::Ok();
 }
 

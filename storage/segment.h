@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -51,6 +52,12 @@ struct SegmentData {
 std::string EncodeSegment(const SegmentData& data, TextCodec codec, int level,
                           std::size_t chunk_bytes = kDefaultChunkBytes);
 
+// Where a record picked by SegmentDecoder::DecodeSelected lies in its file.
+struct RecordPosition {
+  std::uint64_t offset = 0;  // byte offset in the decompressed file
+  std::uint32_t line = 0;    // 1-based line of its first line
+};
+
 // Decodes payloads, keeping its buffers between calls (decoding a segment
 // allocates nothing once the buffers have grown). One per thread.
 class SegmentDecoder {
@@ -72,6 +79,28 @@ class SegmentDecoder {
   // decompressed. InvalidArgument when the range is not inside the segment;
   // Corruption as for Decode.
   Status DecodeRecords(std::string_view payload, std::uint32_t first, std::uint32_t count, SegmentData* out);
+
+  // Decodes the records at `ordinals` (strictly ascending positions in the
+  // segment): out->records and out->text hold just those records, back to
+  // back; (*positions)[i] is the file offset and 1-based line of record
+  // ordinals[i]; out->servers all the segment's servers; out->start_offset
+  // and out->start_line those of the first picked record. For kTemplates
+  // payloads only the chunks holding them are decompressed, each once, and no
+  // buffer is zero-filled. InvalidArgument when an ordinal is outside the
+  // segment or out of order; Corruption as for Decode.
+  Status DecodeSelected(std::string_view payload, std::span<const std::uint32_t> ordinals, SegmentData* out,
+                        std::vector<RecordPosition>* positions);
+
+  // Decodes only the per-record table (sizes, kinds, malformed bits, times,
+  // servers) and the start offset and line of a payload of `payload_size`
+  // bytes; out->text is left empty. `head` is the payload or a prefix of it.
+  // For kTemplates payloads a prefix suffices: no text chunk is read or
+  // decompressed, and the payload checksum (it covers the chunks) is not
+  // checked (Verify does); other codecs need the whole payload. When `head`
+  // is too short, returns ok with *needed set to a longer prefix length to
+  // try (at most payload_size) and *out unspecified; else *needed is 0.
+  // Corruption on bad bytes; never reads out of bounds.
+  Status DecodeTable(std::string_view head, std::uint64_t payload_size, SegmentData* out, std::size_t* needed);
 
  private:
   struct Rep;
