@@ -381,6 +381,7 @@ Status Ingester::File(const LogicalFile& file, Progress* progress, std::uint64_t
       thread_local Record record;
       storage::SegmentBuilder builder(job->name, seg_options);
       builder.Rebase(prefix, line_delta);
+      builder.Reserve(shared->data.size());
       Item out;
       out.file = job;
       std::array<int, kMalformedBitCount> seen{};

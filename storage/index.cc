@@ -1620,6 +1620,8 @@ void SegmentBuilder::Rebase(std::uint64_t offset_delta, std::uint32_t line_delta
   rep_->line_delta = line_delta;
 }
 
+void SegmentBuilder::Reserve(std::uint64_t bytes) { rep_->data.text.reserve(static_cast<std::size_t>(bytes)); }
+
 std::uint32_t SegmentBuilder::count() const { return static_cast<std::uint32_t>(rep_->data.records.size()); }
 std::uint64_t SegmentBuilder::raw_bytes() const { return rep_->data.text.size(); }
 

@@ -234,6 +234,9 @@ class SegmentBuilder {
   // Shifts the offsets and lines of the records added next (the framer of an
   // appended part counts from the part's start). Default 0 / 0.
   void Rebase(std::uint64_t offset_delta, std::uint32_t line_delta);
+  // Reserves room for `bytes` of record text (the batch's size), so that Add
+  // copies each record's text once instead of regrowing its buffer.
+  void Reserve(std::uint64_t bytes);
   std::uint32_t count() const;
   std::uint64_t raw_bytes() const;
   // Compresses everything added. The builder is empty afterwards.
