@@ -267,24 +267,31 @@ class DataFiles {
     for (auto& [n, fd] : fds_) ::close(fd);
   }
   Status Read(std::uint32_t number, std::uint64_t offset, std::size_t n, std::string* out, const std::string& what) {
-    int fd = -1;
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      auto it = fds_.find(number);
-      if (it == fds_.end()) {
-        std::string path = dir_ + "/" + DataFileName(number);
-        fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) return Status::Corruption(what + ": cannot open " + DataFileName(number) + ": " + std::strerror(errno));
-        fds_.emplace(number, fd);
-      } else {
-        fd = it->second;
-      }
-    }
     out->resize(n);
-    return PreadAll(fd, offset, n, out->data(), what);
+    return ReadInto(number, offset, n, out->data(), what);
+  }
+  // Read, into n bytes at out.
+  Status ReadInto(std::uint32_t number, std::uint64_t offset, std::size_t n, char* out, const std::string& what) {
+    int fd = -1;
+    SIPDEX_RETURN_IF_ERROR(Fd(number, what, &fd));
+    return PreadAll(fd, offset, n, out, what);
   }
 
  private:
+  Status Fd(std::uint32_t number, const std::string& what, int* fd) {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = fds_.find(number);
+    if (it != fds_.end()) {
+      *fd = it->second;
+      return Status::Ok();
+    }
+    std::string path = dir_ + "/" + DataFileName(number);
+    *fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (*fd < 0) return Status::Corruption(what + ": cannot open " + DataFileName(number) + ": " + std::strerror(errno));
+    fds_.emplace(number, *fd);
+    return Status::Ok();
+  }
+
   std::string dir_;
   std::mutex mu_;
   std::map<std::uint32_t, int> fds_;
@@ -594,7 +601,7 @@ Status SnapshotImpl::ReadRecords(std::span<const RecordId> ids,
   // Buffers are reused across calls (a pool, since fn may read records itself).
   struct PointBuffers {
     SegmentDecoder decoder;
-    std::string payload;
+    ScratchBuffer payload;
     SegmentData data;
     std::vector<RecordPosition> positions;
     std::vector<std::uint32_t> ordinals;
@@ -621,10 +628,11 @@ Status SnapshotImpl::ReadRecords(std::span<const RecordId> ids,
         b->ordinals.push_back(ord);
       }
       const SegLoc& loc = locs_[seg];
-      SIPDEX_RETURN_IF_ERROR(index_->data_files()->Read(loc.data_file, loc.data_offset,
-                                                        static_cast<std::size_t>(info.stored_bytes), &b->payload,
-                                                        DescribeSegment(seg)));
-      Status s = b->decoder.DecodeSelected(b->payload, b->ordinals, &b->data, &b->positions);
+      const auto size = static_cast<std::size_t>(info.stored_bytes);
+      char* payload = b->payload.Reserve(size);
+      SIPDEX_RETURN_IF_ERROR(
+          index_->data_files()->ReadInto(loc.data_file, loc.data_offset, size, payload, DescribeSegment(seg)));
+      Status s = b->decoder.DecodeSelected(std::string_view(payload, size), b->ordinals, &b->data, &b->positions);
       if (!s.ok()) return Status::Corruption(DescribeSegment(seg) + ": " + s.message());
       std::size_t pos = 0;
       std::string_view text(b->data.text);
@@ -1461,20 +1469,27 @@ Status IndexImpl::TryOpen(const std::string& dir, const IndexOptions& options) {
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   db_options.skip_stats_update_on_db_open = true;
   db_options.max_file_opening_threads = 1;
-  if (exists) {
+  // A format-1 index has a "segments" column family. A writer checks before
+  // opening (the open would add the new families to it); a read-only open
+  // of one fails for the missing families, and checks then (one read of the
+  // MANIFEST less on every query).
+  auto format1 = [&]() {
     std::vector<std::string> names;
     rocksdb::Status ls = rocksdb::DB::ListColumnFamilies(db_options, dir, &names);
-    if (ls.ok() && std::find(names.begin(), names.end(), "segments") != names.end()) {
-      return Status::Corruption(dir + ": index format version 1, this sipdex reads version " +
-                                std::to_string(kFormatVersion) + " (ingest again into a new index directory)");
-    }
-  }
+    return ls.ok() && std::find(names.begin(), names.end(), "segments") != names.end();
+  };
+  const Status format1_error = Status::Corruption(dir + ": index format version 1, this sipdex reads version " +
+                                                  std::to_string(kFormatVersion) +
+                                                  " (ingest again into a new index directory)");
+  if (exists && !options.read_only && format1()) return format1_error;
+  if (options.read_only) db_options.table_cache_numshardbits = 0;  // a few tables, one thread or two
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
   for (const char* name : kColumnFamilies) cfs.emplace_back(name, CfOptions(name));
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = options.read_only ? rocksdb::DB::OpenForReadOnly(db_options, dir, cfs, &handles_, &raw)
                                         : rocksdb::DB::Open(db_options, dir, cfs, &handles_, &raw);
   db_.reset(raw);  // adopt at once
+  if (options.read_only && !s.ok() && format1()) return format1_error;
   if (options.read_only && s.IsInvalidArgument() && s.ToString().find("olumn famil") != std::string::npos) {
     // Killed while the index was being created: nothing was ever committed.
     return Status::NotFound("no index at " + dir + " (its creation was interrupted; run sipdex ingest)");

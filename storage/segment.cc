@@ -1,8 +1,10 @@
 #include "storage/segment.h"
 
+#include <sys/mman.h>
 #include <zstd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <string_view>
@@ -264,11 +266,8 @@ Status DecompressTo(std::string_view in, char* dst, std::size_t size) {
   return Status::Ok();
 }
 
-// Grows *buf to at least n bytes (never shrinks, so reuse costs no memset).
-char* Reserve(std::string* buf, std::size_t n) {
-  if (buf->size() < n) buf->resize(n);
-  return buf->data();
-}
+// A buffer of at least n bytes in *buf (never zero-filled).
+char* Reserve(ScratchBuffer* buf, std::size_t n) { return buf->Reserve(n); }
 
 struct ChunkEntry {
   std::uint32_t first = 0;       // index of the chunk's first record in the segment
@@ -363,11 +362,53 @@ std::string EncodeSegment(const SegmentData& data, TextCodec codec, int level, s
   return out;
 }
 
+ScratchBuffer::~ScratchBuffer() {
+  if (mapped_) {
+    ::munmap(data_, capacity_);
+  } else {
+    delete[] data_;
+  }
+}
+
+char* ScratchBuffer::Reserve(std::size_t n) {
+  if (n <= capacity_ && data_ != nullptr) return data_;
+  constexpr std::size_t kSmall = 256u << 10;
+  constexpr std::size_t kHuge = 2u << 20;
+  if (mapped_) {
+    ::munmap(data_, capacity_);
+  } else {
+    delete[] data_;
+  }
+  data_ = nullptr;
+  capacity_ = 0;
+  mapped_ = false;
+  if (n >= kSmall) {
+    // 2 MiB aligned, so that every 2 MiB of it can be one huge page.
+    std::size_t cap = (n + kHuge - 1) / kHuge * kHuge;
+    void* p = ::mmap(nullptr, cap + kHuge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p != MAP_FAILED) {
+      auto base = reinterpret_cast<std::uintptr_t>(p);
+      std::uintptr_t aligned = (base + kHuge - 1) / kHuge * kHuge;
+      if (aligned > base) ::munmap(p, aligned - base);
+      std::size_t tail = base + cap + kHuge - (aligned + cap);
+      if (tail > 0) ::munmap(reinterpret_cast<void*>(aligned + cap), tail);
+      ::madvise(reinterpret_cast<void*>(aligned), cap, MADV_HUGEPAGE);  // advice only: may be refused
+      data_ = reinterpret_cast<char*>(aligned);
+      capacity_ = cap;
+      mapped_ = true;
+      return data_;
+    }
+  }
+  capacity_ = std::max<std::size_t>(n, 4096);
+  data_ = new char[capacity_];
+  return data_;
+}
+
 struct SegmentDecoder::Rep {
   TemplateChunkDecoder chunks;
-  std::string meta;           // decompressed meta section
-  std::string chunk_body;     // decompressed chunk body
-  std::string chunk_text;     // a chunk's text (point reads)
+  ScratchBuffer meta;         // decompressed meta section
+  ScratchBuffer chunk_body;   // decompressed chunk body
+  ScratchBuffer chunk_text;   // a chunk's text (point reads)
   std::vector<std::string_view> names;
   std::vector<ChunkEntry> entries;
   SegmentData all;            // the whole table (point reads)
