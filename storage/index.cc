@@ -1157,10 +1157,12 @@ class WriterImpl final : public IndexWriter {
   Status Flush() override {
     if (open_) return Status::InvalidArgument("Flush: a file is open");
     SIPDEX_RETURN_IF_ERROR(Commit());
-    SIPDEX_RETURN_IF_ERROR(CheckSpace(0));
+    // The flushed tables hold at most the batches committed since the last flush.
+    SIPDEX_RETURN_IF_ERROR(CheckSpace(unflushed_bytes_));
     rocksdb::FlushOptions fo;
     fo.wait = true;
     SIPDEX_RETURN_IF_ERROR(FromRocks(index_->db()->Flush(fo, index_->handles()), "flush"));
+    unflushed_bytes_ = 0;
     // Automatic compactions are off (readers never meet a file deleted under
     // them); the small tables of the manifest column families are merged here
     // when many ingests have piled them up.
@@ -1242,9 +1244,11 @@ class WriterImpl final : public IndexWriter {
   // The database's own writes (log, memtable flush, manifest) must never meet
   // a full disk (Debian's RocksDB may abort there): refuses with IoError when
   // the index's file system has less than `need` bytes plus a spare of
-  // kSpareBytes available.
+  // kSpareBytes available (256 KB: the log of a commit batch is in `need`,
+  // manifest edits are a few KB in space RocksDB preallocates; Flush adds the
+  // batches committed since the last flush).
   Status CheckSpace(std::uint64_t need) const {
-    static constexpr std::uint64_t kSpareBytes = 8ull << 20;
+    static constexpr std::uint64_t kSpareBytes = 256ull << 10;
     struct statvfs st;
     if (::statvfs(index_->dir().c_str(), &st) != 0) return FromErrno("statvfs " + index_->dir());
     std::uint64_t avail = static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
@@ -1339,6 +1343,7 @@ class WriterImpl final : public IndexWriter {
     SIPDEX_RETURN_IF_ERROR(FromRocks(batch.Put(index_->meta(), kNextIdKey, next), "meta"));
     SIPDEX_RETURN_IF_ERROR(CheckSpace(batch.GetDataSize()));
     SIPDEX_RETURN_IF_ERROR(FromRocks(index_->db()->Write(rocksdb::WriteOptions(), &batch), "commit"));
+    unflushed_bytes_ += batch.GetDataSize();
     committed_id_ = next_id_;
     committed_data_number_ = data_number_;
     committed_data_size_ = data_size_;
@@ -1405,6 +1410,7 @@ class WriterImpl final : public IndexWriter {
   std::vector<Run> pending_runs_;
   std::set<std::uint32_t> pending_files_;
   std::uint64_t pending_raw_ = 0;
+  std::uint64_t unflushed_bytes_ = 0;  // commit batches written since the last Flush
   int data_fd_ = -1;
   std::uint32_t data_number_;
   std::uint64_t data_size_;
