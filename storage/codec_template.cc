@@ -657,6 +657,43 @@ void TemplateChunkEncoder::Encode(std::string_view text, std::span<const Segment
 
 // --- Decoder ------------------------------------------------------------------
 
+namespace {
+
+// GetVarint64 with the one-byte case inline (most references, lengths and
+// small integers).
+inline bool ReadVarint(std::string_view* in, std::uint64_t* v) {
+  if (!in->empty() && static_cast<std::uint8_t>(in->front()) < 0x80) {
+    *v = static_cast<std::uint8_t>(in->front());
+    in->remove_prefix(1);
+    return true;
+  }
+  return GetVarint64(in, v);
+}
+
+// A skeleton compiled for decoding (once per segment, at its first use): runs
+// of literal bytes and placeholders with their width and slot resolved.
+constexpr std::uint8_t kOpLiteral = 8;  // above every Placeholder
+struct Op {
+  std::uint8_t kind = kOpLiteral;  // kOpLiteral or a Placeholder (never kEscape)
+  std::uint8_t width = 0;          // kDecWide, kHexLower, kHexUpper
+  std::uint16_t slot = 0;          // integer placeholders
+  std::uint32_t size = 0;          // literal bytes (kOpLiteral), hex digits (kLong*)
+  std::uint32_t offset = 0;        // of the literal bytes in Rep::literals
+};
+
+// The number of decimal digits of v (1 for 0).
+inline std::size_t DecimalDigits(std::uint64_t v) {
+  std::size_t n = 1;
+  for (std::uint64_t p = 10; n < 20 && v >= p; p *= 10) ++n;
+  return n;
+}
+
+// Literal runs up to this size are copied with one fixed-size copy (the
+// output and Rep::literals have room for it).
+constexpr std::size_t kShortCopy = 32;
+
+}  // namespace
+
 struct TemplateChunkDecoder::Rep {
   struct Slot {
     std::string_view in;
@@ -668,6 +705,8 @@ struct TemplateChunkDecoder::Rep {
   struct Column {
     std::uint64_t dictionary_epoch = 0;
     std::vector<std::string_view> distinct;  // the segment's skeletons of this column
+    // Per skeleton: 1 + its program's index in `programs`, 0 before its first use.
+    std::vector<std::uint32_t> compiled;
     std::uint64_t epoch = 0;
     std::string_view refs;
     std::string_view longs;
@@ -680,12 +719,19 @@ struct TemplateChunkDecoder::Rep {
   std::size_t nnames = 0;
   std::uint64_t dictionary_epoch = 0;
   std::uint64_t epoch = 0;
+  // Compiled skeletons of the segment: programs[i] = ops[first, last).
+  // They include the column keys of `names` (the segment's).
+  std::span<const std::string_view> names;
+  std::vector<Op> ops;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> programs;
+  std::string literals;  // literal bytes of the ops, followed by kShortCopy spare bytes
 
   Column& Get(std::size_t c) {
     Column& col = columns[c];
     if (col.dictionary_epoch != dictionary_epoch) {
       col.dictionary_epoch = dictionary_epoch;
       col.distinct.clear();
+      col.compiled.clear();
     }
     if (col.epoch != epoch) {
       col.epoch = epoch;
@@ -704,6 +750,100 @@ struct TemplateChunkDecoder::Rep {
     return col;
   }
 
+  // Compiles `sk` into programs (see Op); *error names what is malformed.
+  // The program writes the column key `key` first.
+  bool Compile(std::string_view key, std::string_view sk, std::uint32_t* program, const char** error) {
+    literals.resize(literals.size() - std::min(literals.size(), kShortCopy));  // drop the spare bytes
+    const auto first = static_cast<std::uint32_t>(ops.size());
+    const char* const skeleton_begin = sk.data();
+    auto literal = [&](const char* p, std::size_t n) {
+      if (!ops.empty() && ops.size() > first && ops.back().kind == kOpLiteral &&
+          ops.back().offset + ops.back().size == literals.size()) {
+        ops.back().size += static_cast<std::uint32_t>(n);
+      } else {
+        Op op;
+        op.size = static_cast<std::uint32_t>(n);
+        op.offset = static_cast<std::uint32_t>(literals.size());
+        ops.push_back(op);
+      }
+      literals.append(p, n);
+    };
+    if (!key.empty()) literal(key.data(), key.size());
+    bool ok = true;
+    while (!sk.empty() && ok) {
+      auto b = static_cast<std::uint8_t>(sk[0]);
+      if (b >= 8) {
+        std::size_t n = 1;
+        while (n < sk.size() && static_cast<std::uint8_t>(sk[n]) >= 8) ++n;
+        literal(sk.data(), n);
+        sk.remove_prefix(n);
+        continue;
+      }
+      const char* here = sk.data();
+      sk.remove_prefix(1);
+      Op op;
+      op.kind = b;
+      switch (b) {
+        case kEscape:
+          if (sk.empty()) {
+            *error = "escape cut short";
+            ok = false;
+            break;
+          }
+          literal(sk.data(), 1);
+          sk.remove_prefix(1);
+          continue;
+        case kDec:
+        case kDecWide:
+        case kHexLower:
+        case kHexUpper:
+          if (b != kDec) {
+            if (sk.empty()) {
+              *error = "placeholder cut short";
+              ok = false;
+              break;
+            }
+            op.width = static_cast<std::uint8_t>(sk[0]);
+            sk.remove_prefix(1);
+            if (b == kDecWide && (op.width < 1 || op.width > kMaxDecLen)) {
+              *error = "bad decimal width";
+              ok = false;
+              break;
+            }
+            if (b != kDecWide && (op.width < 1 || op.width > kMaxHexLen)) {
+              *error = "bad hex length";
+              ok = false;
+              break;
+            }
+          }
+          op.slot = static_cast<std::uint16_t>(SlotOf(skeleton_begin, here, b));
+          break;
+        case kLongLower:
+        case kLongUpper: {
+          std::uint64_t len = 0;
+          if (!GetVarint64(&sk, &len) || len > 0xffffffffu) {
+            *error = "long hex length cut short";
+            ok = false;
+            break;
+          }
+          op.size = static_cast<std::uint32_t>(len);
+          break;
+        }
+        default:  // kTime
+          break;
+      }
+      if (ok) ops.push_back(op);
+    }
+    literals.append(kShortCopy, '\0');
+    if (!ok) {
+      ops.resize(first);
+      return false;
+    }
+    programs.emplace_back(first, static_cast<std::uint32_t>(ops.size()));
+    *program = static_cast<std::uint32_t>(programs.size() - 1);
+    return true;
+  }
+
   static bool ReadFixed(std::string_view* in, std::size_t width, std::uint64_t* v) {
     if (in->size() < width) return false;
     std::uint64_t x = 0;
@@ -716,10 +856,10 @@ struct TemplateChunkDecoder::Rep {
   static bool NextValue(Slot* s, std::uint64_t* v) {
     switch (s->mode) {
       case kModeVarint:
-        return GetVarint64(&s->in, v);
+        return ReadVarint(&s->in, v);
       case kModeDelta: {
         std::uint64_t u = 0;
-        if (!GetVarint64(&s->in, &u)) return false;
+        if (!ReadVarint(&s->in, &u)) return false;
         s->prev += UnZigZag(u);
         *v = s->prev;
         return true;
@@ -728,7 +868,7 @@ struct TemplateChunkDecoder::Rep {
         return ReadFixed(&s->in, s->width, v);
       default: {  // kModeHistory
         std::uint64_t d = 0;
-        if (!GetVarint64(&s->in, &d)) return false;
+        if (!ReadVarint(&s->in, &d)) return false;
         if (d == 0) {
           if (!ReadFixed(&s->in, s->width, v)) return false;
         } else {
@@ -743,7 +883,7 @@ struct TemplateChunkDecoder::Rep {
 
   static bool NextLong(Column* col, std::size_t nbytes, std::string_view* bytes) {
     std::uint64_t d = 0;
-    if (!GetVarint64(&col->longs, &d)) return false;
+    if (!ReadVarint(&col->longs, &d)) return false;
     if (d == 0) {
       if (!GetBytes(&col->longs, nbytes, bytes)) return false;
     } else {
@@ -765,6 +905,10 @@ Status TemplateChunkDecoder::SetDictionary(std::string_view dictionary, std::siz
   ++r.dictionary_epoch;
   ++r.epoch;
   r.shapes.clear();
+  r.ops.clear();
+  r.programs.clear();
+  r.literals.clear();
+  r.names = {};
   r.nnames = 0;
   if (nnames == 0 || nnames > kMaxNames) return bad("bad column names");
   if (r.columns.size() < nnames) r.columns.resize(nnames);
@@ -794,6 +938,7 @@ Status TemplateChunkDecoder::SetDictionary(std::string_view dictionary, std::siz
       col.distinct.push_back(sk);
     }
     if (!blob.empty()) return bad("trailing skeleton bytes");
+    col.compiled.assign(col.distinct.size(), 0);
   }
   if (!dictionary.empty()) return bad("trailing bytes");
   r.nnames = nnames;
@@ -806,6 +951,15 @@ Status TemplateChunkDecoder::Decode(std::string_view body, std::span<const std::
   Rep& r = *rep_;
   if (r.nnames == 0 || names.size() != r.nnames) return bad("no dictionary for these column names");
   ++r.epoch;
+  if (names.data() != r.names.data()) {
+    // Other column keys than the programs were compiled with (not the
+    // segment's usual case): compile again.
+    r.names = names;
+    r.ops.clear();
+    r.programs.clear();
+    r.literals.clear();
+    for (Rep::Column& col : r.columns) std::fill(col.compiled.begin(), col.compiled.end(), 0);
+  }
   std::string_view shape_refs;
   std::uint64_t nparts = 0;
   if (!GetLengthPrefixed(&body, &shape_refs) || !GetVarint64(&body, &nparts)) return bad("header cut short");
@@ -844,117 +998,120 @@ Status TemplateChunkDecoder::Decode(std::string_view body, std::span<const std::
   char* o = out;
   char* const oend = out + out_size;
   char time[kTimeLen];
-  char digits[24];
   bool ended = false;  // an unterminated line was written: nothing may follow
+  Rep::Column& vars = r.Get(0);
   for (const SegmentRecordMeta& rec : records) {
     std::uint64_t shape_id = 0;
-    if (!GetVarint64(&shape_refs, &shape_id) || shape_id >= r.shapes.size()) return bad("bad record shape");
+    if (!ReadVarint(&shape_refs, &shape_id) || shape_id >= r.shapes.size()) return bad("bad record shape");
     std::string_view ops = r.shapes[static_cast<std::size_t>(shape_id)];
     bool time_done = false;
     bool time_ok = false;
     while (!ops.empty()) {
       std::uint64_t op = 0;
-      if (!GetVarint64(&ops, &op)) return bad("record shape cut short");
+      if (!ReadVarint(&ops, &op)) return bad("record shape cut short");
       std::uint64_t c = op / 3;
       std::uint64_t ending = op % 3;
       if (c >= names.size()) return bad("line names an unknown column");
       if (ended) return bad("unterminated line before the end");
       std::string_view key = names[static_cast<std::size_t>(c)];
       if (static_cast<std::size_t>(oend - o) < key.size()) return bad("text longer than recorded");
-      std::memcpy(o, key.data(), key.size());
-      o += key.size();
       Rep::Column& col = r.Get(static_cast<std::size_t>(c));
-      Rep::Column& vars = r.Get(0);
       std::uint64_t ref = 0;
-      if (!GetVarint64(&col.refs, &ref)) return bad("line references ran out");
-      const std::size_t value_offset = static_cast<std::size_t>(o - out);
-      std::string_view sk;
+      if (!ReadVarint(&col.refs, &ref)) return bad("line references ran out");
+      const std::size_t value_offset = static_cast<std::size_t>(o - out) + key.size();
+      const Op* op_begin = nullptr;
+      const Op* op_end = nullptr;
       if ((ref & 1) != 0) {
+        std::memcpy(o, key.data(), key.size());
+        o += key.size();
         std::uint64_t d = ref >> 1;
         if (d == 0 || d > col.lines.size()) return bad("bad repeated line reference");
         auto [offset, size] = col.lines[col.lines.size() - static_cast<std::size_t>(d)];
         if (static_cast<std::size_t>(oend - o) < size) return bad("text longer than recorded");
-        std::memcpy(o, out + offset, size);
+        // The source ends before o: copy in blocks while they stay inside what was written.
+        const char* src = out + offset;
+        std::size_t i = 0;
+        if (static_cast<std::size_t>(oend - o) >= size + kShortCopy) {
+          for (; i + kShortCopy <= size || (i < size && src + i + kShortCopy <= o); i += kShortCopy) {
+            std::memcpy(o + i, src + i, kShortCopy);
+          }
+        }
+        if (i < size) std::memcpy(o + i, src + i, size - i);
         o += size;
       } else {
         if ((ref >> 1) >= col.distinct.size()) return bad("bad skeleton reference");
-        sk = col.distinct[static_cast<std::size_t>(ref >> 1)];
-      }
-      const char* const skeleton_begin = sk.data();
-      while (!sk.empty()) {
-        auto b = static_cast<std::uint8_t>(sk[0]);
-        if (b >= 8) {
-          std::size_t n = 1;
-          while (n < sk.size() && static_cast<std::uint8_t>(sk[n]) >= 8) ++n;
-          if (static_cast<std::size_t>(oend - o) < n) return bad("text longer than recorded");
-          std::memcpy(o, sk.data(), n);
-          o += n;
-          sk.remove_prefix(n);
-          continue;
+        std::uint32_t& compiled = col.compiled[static_cast<std::size_t>(ref >> 1)];
+        if (compiled == 0) {
+          std::uint32_t program = 0;
+          const char* error = "";
+          if (!r.Compile(key, col.distinct[static_cast<std::size_t>(ref >> 1)], &program, &error)) return bad(error);
+          compiled = program + 1;
         }
-        const char* here = sk.data();
-        sk.remove_prefix(1);
-        switch (b) {
-          case kEscape: {
-            if (sk.empty()) return bad("escape cut short");
-            if (o == oend) return bad("text longer than recorded");
-            *o++ = sk[0];
-            sk.remove_prefix(1);
+        const auto [first, last] = r.programs[compiled - 1];
+        op_begin = r.ops.data() + first;
+        op_end = r.ops.data() + last;
+      }
+      const char* const literals = r.literals.data();
+      for (const Op* p = op_begin; p != op_end; ++p) {
+        switch (p->kind) {
+          case kOpLiteral: {
+            const std::size_t n = p->size;
+            const std::size_t room = static_cast<std::size_t>(oend - o);
+            if (n <= kShortCopy && room >= kShortCopy) {
+              std::memcpy(o, literals + p->offset, kShortCopy);  // the bytes past n are overwritten later
+            } else {
+              if (room < n) return bad("text longer than recorded");
+              std::memcpy(o, literals + p->offset, n);
+            }
+            o += n;
             break;
           }
           case kDec:
           case kDecWide:
           case kHexLower:
           case kHexUpper: {
-            std::size_t width = 0;
-            if (b != kDec) {
-              if (sk.empty()) return bad("placeholder cut short");
-              width = static_cast<std::uint8_t>(sk[0]);
-              sk.remove_prefix(1);
-            }
             std::uint64_t v = 0;
-            if (!Rep::NextValue(&col.slots[SlotOf(skeleton_begin, here, b)], &v)) return bad("slot ran out of values");
-            std::size_t n = 0;
-            if (b == kDec || b == kDecWide) {
-              if (b == kDecWide && (width < 1 || width > kMaxDecLen)) return bad("bad decimal width");
-              do {
-                digits[sizeof(digits) - 1 - n++] = static_cast<char>('0' + v % 10);
+            if (!Rep::NextValue(&col.slots[p->slot], &v)) return bad("slot ran out of values");
+            const std::size_t width = p->width;
+            std::size_t n = width;
+            if (p->kind == kDec || p->kind == kDecWide) {
+              std::size_t digits = DecimalDigits(v);
+              if (p->kind == kDec) {
+                n = digits;
+              } else if (digits > width) {
+                return bad("decimal wider than its width");
+              }
+              if (static_cast<std::size_t>(oend - o) < n) return bad("text longer than recorded");
+              char* d = o + n;
+              for (std::size_t i = 0; i < digits; ++i) {
+                *--d = static_cast<char>('0' + v % 10);
                 v /= 10;
-              } while (v != 0);
-              if (b == kDecWide) {
-                if (n > width) return bad("decimal wider than its width");
-                while (n < width) digits[sizeof(digits) - 1 - n++] = '0';
               }
+              while (d > o) *--d = '0';
             } else {
-              if (width < 1 || width > kMaxHexLen) return bad("bad hex length");
               if (width < kMaxHexLen && (v >> (4 * width)) != 0) return bad("hex value longer than its length");
-              const char* alphabet = b == kHexUpper ? "0123456789ABCDEF" : "0123456789abcdef";
-              for (std::size_t i = 0; i < width; ++i) {
-                digits[sizeof(digits) - 1 - i] = alphabet[v & 15];
-                v >>= 4;
-              }
-              n = width;
+              if (static_cast<std::size_t>(oend - o) < n) return bad("text longer than recorded");
+              const char* alphabet = p->kind == kHexUpper ? "0123456789ABCDEF" : "0123456789abcdef";
+              for (char* d = o + n; d > o; v >>= 4) *--d = alphabet[v & 15];
             }
-            if (static_cast<std::size_t>(oend - o) < n) return bad("text longer than recorded");
-            std::memcpy(o, digits + sizeof(digits) - n, n);
             o += n;
             break;
           }
           case kLongLower:
           case kLongUpper: {
-            std::uint64_t len = 0;
-            if (!GetVarint64(&sk, &len)) return bad("long hex length cut short");
-            if (static_cast<std::uint64_t>(oend - o) < len) return bad("text longer than recorded");
+            const std::size_t len = p->size;
+            if (static_cast<std::size_t>(oend - o) < len) return bad("text longer than recorded");
             std::string_view bytes;
-            if (!Rep::NextLong(&vars, static_cast<std::size_t>((len + 1) / 2), &bytes)) {
-              return bad("long hex stream ran out");
-            }
-            const char* alphabet = b == kLongUpper ? "0123456789ABCDEF" : "0123456789abcdef";
+            if (!Rep::NextLong(&vars, (len + 1) / 2, &bytes)) return bad("long hex stream ran out");
+            const char* alphabet = p->kind == kLongUpper ? "0123456789ABCDEF" : "0123456789abcdef";
             const auto* src = reinterpret_cast<const std::uint8_t*>(bytes.data());
-            for (std::uint64_t i = 0; i < len; ++i) {
+            for (std::size_t i = 0; i + 1 < len; i += 2) {
               std::uint8_t byte = src[i / 2];
-              *o++ = alphabet[(i & 1) == 0 ? byte >> 4 : byte & 15];
+              o[0] = alphabet[byte >> 4];
+              o[1] = alphabet[byte & 15];
+              o += 2;
             }
+            if ((len & 1) != 0) *o++ = alphabet[src[len / 2] >> 4];
             break;
           }
           default: {  // kTime
