@@ -4,6 +4,7 @@
 #include <cctype>
 #include <atomic>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <memory>
@@ -397,6 +398,11 @@ bool IsDigitsField(FieldId id) {
 bool RequiredLiterals(const BoundExpr& e, std::vector<std::string>* out) {
   switch (e.kind) {
     case BoundExpr::Kind::kCompare: {
+      if (e.field.source == FieldSource::kRecord && e.field.info != nullptr && e.field.info->id == FieldId::kText &&
+          e.op == Op::kContains && !e.field.case_insensitive && e.values.size() == 1) {
+        out->push_back(e.values[0].text);  // `text contains X`: the record's bytes hold X
+        return true;
+      }
       if (e.field.source != FieldSource::kRecord || e.field.info == nullptr || !IsDigitsField(e.field.info->id) ||
           (e.op != Op::kEq && e.op != Op::kIn) || e.values.empty()) {
         return false;
@@ -513,7 +519,10 @@ class Execution {
       if (q_.where->kind == BoundExpr::Kind::kAnd) {
         for (const auto& c : q_.where->children) stored_only(*c);
       }
-      RequiredLiterals(*q_.where, &literals_);
+    }
+    if (q_.where) {
+      std::vector<std::string> literals;
+      if (RequiredLiterals(*q_.where, &literals)) literals_ = std::move(literals);
     }
 
     if (plan.driver) {
@@ -551,17 +560,20 @@ class Execution {
   void Visit(const StoredRecord& sr, Worker* w, UnitOut* out) const {
     if (!out->status.ok()) return;
     ++out->read;
+    // The text must hold a required literal: the cheapest test, first.
+    if (!literals_.empty()) {
+      bool any = false;
+      for (const std::string& lit : literals_) {
+        any = any || memmem(sr.text.data(), sr.text.size(), lit.data(), lit.size()) != nullptr;
+      }
+      if (!any) return;
+    }
     Shallow(sr, &w->shallow);
     const storage::Manifest& m = snap_.manifest();
     std::string_view file = sr.file_id < m.files.size() ? std::string_view(m.files[sr.file_id].name) : "";
     RowInput row{&w->shallow, file, sr.server};
     for (const BoundExpr* e : cheap_) {
       if (!w->evaluator.Eval(*e, row, -1)) return;
-    }
-    if (!literals_.empty()) {
-      bool any = false;
-      for (const std::string& lit : literals_) any = any || sr.text.find(lit) != std::string_view::npos;
-      if (!any) return;
     }
     bool parsed = false;
     if (search_needs_parse_) {
@@ -854,7 +866,7 @@ class Execution {
   bool search_needs_parse_ = true;
   bool output_needs_parse_ = true;
   std::vector<const BoundExpr*> cheap_;  // stored-only conjuncts, tried before parsing
-  std::vector<std::string> literals_;    // the text must hold one of these (empty: no test)
+  std::vector<std::string> literals_;    // the text must hold one of these (empty: no test), tried first
   bool finished_ = false;
   std::vector<std::size_t> scan_segments_;  // read whole
   std::vector<RecordId> ids_;               // read one by one (ascending)

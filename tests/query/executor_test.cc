@@ -226,6 +226,22 @@ TEST_CASE("An unindexed text search reads every record without parsing", "[query
   CHECK(a.stats.records_read == 8);
 }
 
+TEST_CASE("A text search tests its needle on the raw bytes first and answers as the evaluator does",
+          "[query][executor]") {
+  // `or method = NOSUCH` leaves no required literal: every record reaches the evaluator.
+  for (const char* needle : {"SUBSCRIBE", "msDiagCode=\\\"2157\\\"", "forbidden", "Forbidden", "no such bytes"}) {
+    INFO(needle);
+    Answer fast = Run(std::string("text contains \"") + needle + "\" | count");
+    Answer slow = Run(std::string("text contains \"") + needle + "\" or method = NOSUCH | count");
+    REQUIRE(fast.status.ok());
+    REQUIRE(slow.status.ok());
+    CHECK(fast.out == slow.out);
+    CHECK(fast.stats.records_read == slow.stats.records_read);
+  }
+  CHECK(Run("text contains \"Forbidden\" | count").out != Run("text contains \"forbidden\" | count").out);
+  CHECK(Run("text contains SUBSCRIBE and text contains \"no such bytes\" | count").out == "count\r\n0\r\n");
+}
+
 TEST_CASE("A bad query is an InvalidArgument with the caret text", "[query][executor]") {
   Answer a = Run("status = 403 adn diag = 2157");
   REQUIRE(a.status.code() == Status::Code::kInvalidArgument);
