@@ -1,17 +1,29 @@
 // libFuzzer target: the segment codecs. The first byte picks what the rest is:
 //   0: a segment payload; its checksum is recomputed so that the damage reaches
 //      the parsers. Decoding must refuse it or produce text of exactly the
-//      recorded size; a point read must agree with the whole decode.
+//      recorded size; a point read must agree with the whole decode. When the
+//      whole decode succeeds, a selective decode of ordinals chosen from the
+//      input (SegmentDecoder::DecodeSelected) must equal slicing it, and the
+//      table-only decode (SegmentDecoder::DecodeTable, fed growing prefixes as
+//      it asks) must equal its table; when it fails, both must fail or succeed
+//      without crashing. Ordinals out of range or out of order must be refused.
+//      (Lines of point reads are compared in mode 1 only: see CheckSelected.)
 //   1: text, cut into records at 0x1e bytes, encoded with every codec and a
 //      chunk size taken from the second byte: it must decode byte for byte,
-//      whole and one record at a time.
+//      whole, one record at a time, selectively (DecodeSelected) and table
+//      only (DecodeTable), with the checks of mode 0; then, with one byte
+//      changed, through mode 0.
 //   2: a raw chunk of the templated codec: varint(dictionary size) dictionary
 //      body, decoded into a text of (second byte * 16) bytes cut into three
-//      records. The decoder must refuse it or fill the text exactly.
+//      records. The decoder must refuse it or fill the text exactly (every
+//      byte written: two decodes into differently filled buffers agree).
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,30 +34,170 @@
 
 namespace {
 
+using sipdex::storage::RecordPosition;
 using sipdex::storage::SegmentData;
+using sipdex::storage::SegmentDecoder;
 using sipdex::storage::SegmentRecordMeta;
 
-void Check(bool ok) {
-  if (!ok) std::abort();
+// CHECK(condition): aborts naming the line when the condition is false.
+void CheckAt(bool ok, int line) {
+  if (ok) return;
+  std::fprintf(stderr, "fuzz_segment.cc:%d: check failed\n", line);
+  std::abort();
+}
+#define CHECK(condition) CheckAt((condition), __LINE__)
+
+// Decoders kept across inputs, so their buffers hold earlier inputs' bytes:
+// a byte a decoder forgets to write shows up as a difference between them.
+SegmentDecoder& WholeDecoder() {
+  static SegmentDecoder d;
+  return d;
+}
+SegmentDecoder& PartDecoder() {
+  static SegmentDecoder d;
+  return d;
+}
+
+bool SameMeta(const SegmentRecordMeta& a, const SegmentRecordMeta& b) {
+  return a.size == b.size && a.kind == b.kind && a.malformed == b.malformed && a.time == b.time &&
+         a.has_time == b.has_time && a.server == b.server;
+}
+
+bool SameTable(const SegmentData& a, const SegmentData& b) {
+  if (a.records.size() != b.records.size() || a.servers != b.servers || a.start_offset != b.start_offset ||
+      a.start_line != b.start_line) {
+    return false;
+  }
+  for (std::size_t i = 0; i < a.records.size(); ++i) {
+    if (!SameMeta(a.records[i], b.records[i])) return false;
+  }
+  return true;
+}
+
+// splitmix64: a stream of choices drawn from the input's hash.
+std::uint64_t Next(std::uint64_t* s) {
+  std::uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+// DecodeSelected against the whole decode `whole` (nullptr: it failed).
+// `exact_lines`: the payload is as encoded. A damaged one with a recomputed
+// checksum may hold chunk line counts its text does not bear out; point reads
+// trust them (the checksum covers them), so their lines are not compared.
+void CheckSelected(std::string_view payload, const SegmentData* whole, std::size_t nrecords, std::uint64_t seed,
+                   bool exact_lines) {
+  SegmentDecoder& d = PartDecoder();
+  SegmentData out;
+  std::vector<RecordPosition> positions;
+  std::vector<std::uint32_t> ordinals;
+  // A few ascending ordinals, each record picked with a probability of 1/2^k.
+  const unsigned k = static_cast<unsigned>(Next(&seed) % 4);
+  for (std::size_t i = 0; i < nrecords; ++i) {
+    if ((Next(&seed) & ((1u << k) - 1)) == 0) ordinals.push_back(static_cast<std::uint32_t>(i));
+  }
+  sipdex::Status st = d.DecodeSelected(payload, ordinals, &out, &positions);
+  if (whole == nullptr) {
+    if (st.ok()) {
+      CHECK(positions.size() == ordinals.size() && out.records.size() == ordinals.size());
+      std::uint64_t total = 0;
+      for (const SegmentRecordMeta& r : out.records) total += r.size;
+      CHECK(out.text.size() == total);
+    }
+  } else {
+    CHECK(st.ok());
+    CHECK(positions.size() == ordinals.size() && out.records.size() == ordinals.size());
+    CHECK(out.servers == whole->servers);
+    std::uint64_t before = 0;
+    std::uint64_t feeds = 0;
+    std::size_t i = 0;
+    std::size_t at = 0;  // in out.text
+    for (std::size_t k2 = 0; k2 < ordinals.size(); ++k2) {
+      for (; i < ordinals[k2]; ++i) before += whole->records[i].size;
+      feeds = static_cast<std::uint64_t>(std::count(whole->text.data(), whole->text.data() + before, '\n'));
+      const SegmentRecordMeta& r = whole->records[ordinals[k2]];
+      CHECK(SameMeta(out.records[k2], r));
+      CHECK(positions[k2].offset == whole->start_offset + before);
+      std::uint64_t line = whole->start_line + feeds;
+      if (exact_lines) CHECK(positions[k2].line == (line > 0xffffffffu ? 0xffffffffu : line));
+      CHECK(std::string_view(out.text).substr(at, r.size) == std::string_view(whole->text).substr(before, r.size));
+      at += r.size;
+    }
+    CHECK(at == out.text.size());
+    if (!ordinals.empty()) {
+      CHECK(out.start_offset == positions.front().offset);
+      CHECK(out.start_line == positions.front().line);
+    }
+  }
+  // Bad ordinal lists are refused, whatever the payload.
+  if (whole != nullptr) {
+    std::vector<std::uint32_t> past = {static_cast<std::uint32_t>(nrecords)};
+    CHECK(d.DecodeSelected(payload, past, &out, &positions).code() == sipdex::Status::Code::kInvalidArgument);
+    if (nrecords >= 2) {
+      std::vector<std::uint32_t> backwards = {1, 0};
+      CHECK(d.DecodeSelected(payload, backwards, &out, &positions).code() == sipdex::Status::Code::kInvalidArgument);
+      std::vector<std::uint32_t> twice = {1, 1};
+      CHECK(d.DecodeSelected(payload, twice, &out, &positions).code() == sipdex::Status::Code::kInvalidArgument);
+    }
+  }
+}
+
+// DecodeTable from a prefix chosen by the seed, growing it as asked.
+void CheckTable(std::string_view payload, const SegmentData* whole, std::uint64_t seed) {
+  SegmentDecoder& d = PartDecoder();
+  std::size_t head = static_cast<std::size_t>(Next(&seed) % (payload.size() + 1));
+  SegmentData table;
+  table.text = "left over";
+  for (int round = 0;; ++round) {
+    CHECK(round < 64);
+    std::size_t needed = 0;
+    sipdex::Status st = d.DecodeTable(payload.substr(0, head), payload.size(), &table, &needed);
+    if (!st.ok()) {
+      CHECK(whole == nullptr);
+      return;
+    }
+    if (needed == 0) break;
+    CHECK(needed > head && needed <= payload.size());
+    head = needed;
+  }
+  CHECK(table.text.empty());
+  if (whole != nullptr) CHECK(SameTable(table, *whole));
+}
+
+void CheckPartialDecoders(std::string_view payload, std::uint64_t seed, bool exact_lines) {
+  SegmentData whole;
+  bool ok = WholeDecoder().Decode(payload, &whole).ok();
+  std::size_t nrecords = ok ? whole.records.size() : 1 + static_cast<std::size_t>(Next(&seed) % 64);
+  CheckSelected(payload, ok ? &whole : nullptr, nrecords, seed, exact_lines);
+  CheckTable(payload, ok ? &whole : nullptr, seed + 1);
 }
 
 void FuzzPayload(std::string_view in) {
   std::string payload(in);
   if (payload.size() >= 13) {
+    // kTemplates payloads hash what follows the checksum, the others their
+    // zstd frame (after the body size varint).
+    std::string_view covered = std::string_view(payload).substr(13);
+    if (payload[4] != static_cast<char>(sipdex::storage::TextCodec::kTemplates)) {
+      std::uint64_t body_size = 0;
+      if (!sipdex::storage::GetVarint64(&covered, &body_size)) covered = {};
+    }
     std::string sum;
-    sipdex::storage::PutFixed64BE(&sum, sipdex::storage::Hash64(std::string_view(payload).substr(13)));
+    sipdex::storage::PutFixed64BE(&sum, sipdex::storage::Hash64(covered));
     payload.replace(5, 8, sum);
   }
+  CheckPartialDecoders(payload, sipdex::storage::Hash64(in), /*exact_lines=*/false);
   SegmentData out;
   if (!sipdex::storage::DecodeSegment(payload, &out).ok()) return;
   std::uint64_t total = 0;
   for (const SegmentRecordMeta& r : out.records) total += r.size;
-  Check(out.text.size() == total);
+  CHECK(out.text.size() == total);
   if (out.records.empty()) return;
   SegmentData one;
   auto last = static_cast<std::uint32_t>(out.records.size() - 1);
-  Check(sipdex::storage::DecodeSegmentRecords(payload, last, 1, &one).ok());
-  Check(one.text == std::string_view(out.text).substr(out.text.size() - out.records[last].size));
+  CHECK(sipdex::storage::DecodeSegmentRecords(payload, last, 1, &one).ok());
+  CHECK(one.text == std::string_view(out.text).substr(out.text.size() - out.records[last].size));
 }
 
 void FuzzText(std::string_view in) {
@@ -73,15 +225,24 @@ void FuzzText(std::string_view in) {
                      sipdex::storage::TextCodec::kTemplates}) {
     std::string payload = sipdex::storage::EncodeSegment(d, codec, 1, chunk);
     SegmentData out;
-    Check(sipdex::storage::DecodeSegment(payload, &out).ok());
-    Check(out.text == d.text);
-    Check(out.records.size() == d.records.size());
+    CHECK(sipdex::storage::DecodeSegment(payload, &out).ok());
+    CHECK(out.text == d.text);
+    CHECK(out.records.size() == d.records.size());
     std::uint64_t offset = 0;
     for (std::uint32_t i = 0; i < d.records.size(); ++i) {
       SegmentData one;
-      Check(sipdex::storage::DecodeSegmentRecords(payload, i, 1, &one).ok());
-      Check(one.text == std::string_view(d.text).substr(offset, d.records[i].size));
+      CHECK(sipdex::storage::DecodeSegmentRecords(payload, i, 1, &one).ok());
+      CHECK(one.text == std::string_view(d.text).substr(offset, d.records[i].size));
       offset += d.records[i].size;
+    }
+    CheckPartialDecoders(payload, sipdex::storage::Hash64(payload) ^ chunk, /*exact_lines=*/true);
+    // The same payload with one byte changed (its checksum recomputed): the
+    // damage lands in a well-formed, possibly many-chunk payload.
+    std::uint64_t seed = sipdex::storage::Hash64(in) + static_cast<std::uint64_t>(codec);
+    if (payload.size() > 13) {
+      std::size_t at = 13 + static_cast<std::size_t>(Next(&seed) % (payload.size() - 13));
+      payload[at] = static_cast<char>(payload[at] ^ static_cast<char>(Next(&seed) % 255 + 1));
+      FuzzPayload(payload);
     }
   }
 }
@@ -103,8 +264,14 @@ void FuzzChunk(std::string_view in) {
   records[2].time = -1;
   sipdex::storage::TemplateChunkDecoder decoder;
   if (!decoder.SetDictionary(dictionary, names.size()).ok()) return;
+  // Decoded twice into buffers of different fill: a byte the decoder does
+  // not write (decode buffers are never zero-filled) shows as a difference.
   std::string out(size, '\0');
-  (void)decoder.Decode(body, names, records, out.data(), out.size());
+  sipdex::Status first = decoder.Decode(body, names, records, out.data(), out.size());
+  std::string again(size, '\xa5');
+  sipdex::Status second = decoder.Decode(body, names, records, again.data(), again.size());
+  CHECK(first.ok() == second.ok());
+  if (first.ok()) CHECK(out == again);
 }
 
 }  // namespace
