@@ -685,7 +685,9 @@ class Execution {
         continue;
       }
       Row row;
-      if (bucket != TimeBucket::kNone) row.cells.push_back(ToCell(st.fields[0], CellValue{true, seg.min_time, {}}));
+      if (bucket != TimeBucket::kNone) {
+        row.cells.push_back(ToCell(st.fields[0], CellValue{true, BucketStart(bucket, seg.min_time), {}}));
+      }
       stats_.records_matched += n;
       stats_.rows += n;
       Status ps = head_->PushMany(std::move(row), n);
