@@ -1,5 +1,7 @@
 #include "storage/coding.h"
 
+#include <cstring>
+
 #include <xxhash.h>
 
 namespace sipdex::storage {
@@ -71,6 +73,19 @@ bool GetSignedVarint64(std::string_view* in, std::int64_t* v) {
   if (!GetVarint64(in, &u)) return false;
   *v = static_cast<std::int64_t>((u >> 1) ^ (~(u & 1) + 1));
   return true;
+}
+
+std::size_t CountLineFeeds(std::string_view text) {
+  std::size_t n = 0;
+  const char* p = text.data();
+  const char* end = p + text.size();
+  while (p < end) {
+    const void* hit = std::memchr(p, '\n', static_cast<std::size_t>(end - p));
+    if (hit == nullptr) break;
+    ++n;
+    p = static_cast<const char*>(hit) + 1;
+  }
+  return n;
 }
 
 std::uint64_t DecodeFixed64BE(const char* p) {

@@ -527,7 +527,7 @@ Status SnapshotImpl::LoadSegment(std::size_t index, Loaded* out) const {
     r.text = text.substr(pos, m.size);
     pos += m.size;
     offset += m.size;
-    line += static_cast<std::uint32_t>(std::count(r.text.begin(), r.text.end(), '\n'));
+    line += static_cast<std::uint32_t>(CountLineFeeds(r.text));
   }
   return Status::Ok();
 }

@@ -658,7 +658,7 @@ Status SegmentDecoder::DecodeSelected(std::string_view payload, std::span<const 
       return bad("record sizes do not add up to the text");
     }
     const std::uint64_t at = before - cbegin;
-    feeds += static_cast<std::uint64_t>(std::count(t + scanned, t + at, '\n'));
+    feeds += CountLineFeeds(std::string_view(t + scanned, static_cast<std::size_t>(at - scanned)));
     scanned = at;
     std::uint64_t line = r.all.start_line + feeds;
     positions->push_back(RecordPosition{r.all.start_offset + before,

@@ -79,3 +79,14 @@ TEST_CASE("Length-prefixed strings keep hostile bytes and refuse lies about thei
   std::string_view lin(lie);
   CHECK_FALSE(GetLengthPrefixed(&lin, &got));
 }
+
+TEST_CASE("CountLineFeeds counts every line feed, at the ends and in a row, and nothing else", "[storage][coding]") {
+  CHECK(CountLineFeeds("") == 0);
+  CHECK(CountLineFeeds("no line feed\r") == 0);
+  CHECK(CountLineFeeds("\n") == 1);
+  CHECK(CountLineFeeds("a\r\nb\n\n\nc") == 4);
+  std::string big;
+  for (int i = 0; i < 1000; ++i) big += std::string(static_cast<std::size_t>(i % 7), 'x') + "\n";
+  big += std::string("\0\n\0", 3);
+  CHECK(CountLineFeeds(big) == 1001);
+}
