@@ -418,8 +418,10 @@ struct Corpus {
   std::vector<std::size_t> file_of;  // record -> index into files
 };
 
-void LoadCorpus(std::uint64_t seed, Corpus* c) {
-  std::string dir = std::string(SIPDEX_BINARY_DIR) + "/test-tmp/sequence-seed" + std::to_string(seed);
+// Generates the corpus of `seed` into a folder named by `test` too: ctest runs
+// test cases as parallel processes, which must not share a folder.
+void LoadCorpus(const std::string& test, std::uint64_t seed, Corpus* c) {
+  std::string dir = std::string(SIPDEX_BINARY_DIR) + "/test-tmp/sequence-" + test + "-seed" + std::to_string(seed);
   std::filesystem::remove_all(dir);
   corpus::GenOptions o;
   o.size_bytes = 8u << 20;
@@ -535,7 +537,7 @@ TEST_CASE("Issue 6: the worked sequences return exactly the generator's ground t
           "[query][sequence][ground-truth]") {
   for (std::uint64_t seed : {11u, 12u, 13u}) {
     Corpus c;
-    LoadCorpus(seed, &c);
+    LoadCorpus("worked", seed, &c);
     const corpus::GroundTruth& gt = c.gen.truth;
     const corpus::Deployment& d = c.gen.deployment;
     for (bool shuffle : {false, true}) {
@@ -622,7 +624,7 @@ TEST_CASE("Issue 6: the worked sequences return exactly the generator's ground t
 TEST_CASE("Rows step-matched on another thread and pushed with PushMatched give the matches of Push",
           "[query][sequence]") {
   Corpus c;
-  LoadCorpus(12, &c);
+  LoadCorpus("threads", 12, &c);
   Steps st;
   auto make = [&] {
     SequenceSpec spec;
