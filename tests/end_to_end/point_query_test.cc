@@ -44,21 +44,8 @@ TEST_CASE("Counts from exact postings and segment tables equal counts read recor
   std::string corpus = root + "/gen";
   Generate(corpus, "6MB", 5);
   nlohmann::json truth = GroundTruth(corpus);
-  std::vector<std::string> logs;
-  for (const auto& e : std::filesystem::directory_iterator(corpus)) {
-    if (e.path().filename() != "ground-truth.json") logs.push_back(e.path().string());
-  }
-  storage::IndexOptions io;
-  io.parser = MakeRecordParser();
-  auto index = storage::Index::Open(root + "/idx", io);
-  REQUIRE(index.ok());
-  IngestOptions options;
-  options.threads = 2;
-  options.segment_bytes = 1u << 20;  // segments straddle hours and days
-  REQUIRE(Ingest(index->get(), logs, options).ok());
-  auto snapshot = (*index)->Snapshot();
-  REQUIRE(snapshot.ok());
-  const storage::IndexSnapshot& snap = **snapshot;
+  IngestedCorpus ingested = IngestCorpus(corpus, root + "/idx");  // 1 MB segments straddle hours and days
+  const storage::IndexSnapshot& snap = *ingested.snapshot;
 
   std::string day = truth["time"]["first"].get<std::string>().substr(0, 10);
   std::uint64_t tables = 0;
@@ -87,17 +74,11 @@ TEST_CASE("Counts from exact postings and segment tables equal counts read recor
   // Segments small enough to lie within one hour (or minute): their counts are
   // labelled with the bucket's start, not the segment's first time.
   {
-    auto small_index = storage::Index::Open(root + "/idx-small", io);
-    REQUIRE(small_index.ok());
-    IngestOptions small = options;
-    small.segment_bytes = 16u << 10;
-    REQUIRE(Ingest(small_index->get(), logs, small).ok());
-    auto small_snapshot = (*small_index)->Snapshot();
-    REQUIRE(small_snapshot.ok());
+    IngestedCorpus small = IngestCorpus(corpus, root + "/idx-small", 16u << 10);
     for (const char* q : {"kind = protocol | count by hour", "kind = protocol | count by minute"}) {
       INFO(q);
-      Answer fast = Run(**small_snapshot, q);
-      Answer slow = Run(**small_snapshot, std::string("text exists and ") + q);
+      Answer fast = Run(*small.snapshot, q);
+      Answer slow = Run(*small.snapshot, std::string("text exists and ") + q);
       CHECK(fast.stats.records_read == 0);
       CHECK(fast.out == slow.out);
     }

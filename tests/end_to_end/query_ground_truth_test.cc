@@ -89,21 +89,8 @@ void CheckSeed(int seed) {
   std::string corpus = root + "/gen";
   Generate(corpus, "6MB", seed);
   nlohmann::json truth = GroundTruth(corpus);
-  std::vector<std::string> logs;
-  for (const auto& e : std::filesystem::directory_iterator(corpus)) {
-    if (e.path().filename() != "ground-truth.json") logs.push_back(e.path().string());
-  }
-  storage::IndexOptions io;
-  io.parser = MakeRecordParser();
-  auto index = storage::Index::Open(root + "/idx", io);
-  REQUIRE(index.ok());
-  IngestOptions options;
-  options.threads = 2;
-  options.segment_bytes = 1u << 20;
-  REQUIRE(Ingest(index->get(), logs, options).ok());
-  auto snapshot = (*index)->Snapshot();
-  REQUIRE(snapshot.ok());
-  const storage::IndexSnapshot& snap = **snapshot;
+  IngestedCorpus ingested = IngestCorpus(corpus, root + "/idx");
+  const storage::IndexSnapshot& snap = *ingested.snapshot;
   INFO("seed " << seed);
 
   // Records by kind, requests by method, responses by method and status, header diag codes.

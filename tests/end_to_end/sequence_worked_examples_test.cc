@@ -126,30 +126,6 @@ void ShuffleCorpus(const std::string& from, const std::string& to) {
   CHECK(swapped > 100);
 }
 
-struct Corpus {
-  std::unique_ptr<storage::Index> index;
-  std::unique_ptr<storage::IndexSnapshot> snapshot;
-};
-
-void IngestInto(const std::string& logs_dir, const std::string& index_dir, Corpus* c) {
-  std::vector<std::string> logs;
-  for (const auto& e : std::filesystem::directory_iterator(logs_dir)) {
-    if (e.path().filename() != "ground-truth.json") logs.push_back(e.path().string());
-  }
-  storage::IndexOptions io;
-  io.parser = MakeRecordParser();
-  auto index = storage::Index::Open(index_dir, io);
-  REQUIRE(index.ok());
-  IngestOptions options;
-  options.threads = 2;
-  options.segment_bytes = 1u << 20;
-  REQUIRE(Ingest(index->get(), logs, options).ok());
-  c->index = std::move(*index);
-  auto snapshot = c->index->Snapshot();
-  REQUIRE(snapshot.ok());
-  c->snapshot = std::move(*snapshot);
-}
-
 // A refusal of a trusted application's subscription with 2157: a single
 // SUBSCRIBE's 403, a batched one's rlmi instance in the 200 or in a NOTIFY.
 const std::string kRefusal =
@@ -238,16 +214,14 @@ TEST_CASE("Issue 6: the worked sequences of the README give the ground truth for
     nlohmann::json truth = GroundTruth(gen);
     {
       INFO("seed " << seed << ", as generated");
-      Corpus c;
-      IngestInto(gen, TestDir("sequence-idx-" + std::to_string(seed)), &c);
+      IngestedCorpus c = IngestCorpus(gen, TestDir("sequence-idx-" + std::to_string(seed)));
       CheckWorkedExamples(*c.snapshot, truth);
     }
     {
       INFO("seed " << seed << ", records shuffled within 8 ms");
       std::string shuffled = TestDir("sequence-shuffled-" + std::to_string(seed));
       ShuffleCorpus(gen, shuffled);
-      Corpus c;
-      IngestInto(shuffled, TestDir("sequence-idx-shuffled-" + std::to_string(seed)), &c);
+      IngestedCorpus c = IngestCorpus(shuffled, TestDir("sequence-idx-shuffled-" + std::to_string(seed)));
       CheckWorkedExamples(*c.snapshot, truth);
       std::filesystem::remove_all(shuffled);
     }
@@ -258,8 +232,7 @@ TEST_CASE("Issue 6: the worked sequences of the README give the ground truth for
 TEST_CASE("A sequence prints in every format, feeds count, and stops at the memory bound", "[end_to_end][sequence]") {
   std::string gen = Generate(24);
   nlohmann::json truth = GroundTruth(gen);
-  Corpus c;
-  IngestInto(gen, TestDir("sequence-idx-24"), &c);
+  IngestedCorpus c = IngestCorpus(gen, TestDir("sequence-idx-24"));
   const storage::IndexSnapshot& snap = *c.snapshot;
   const std::string registers =
       "sequence by call_id within 5m [method = REGISTER and status = 401] ![method = REGISTER and status = 200]";
