@@ -185,6 +185,16 @@ Status DecodeColumns(std::string_view in, std::string* text) {
 
 namespace {
 
+// Reads a payload's magic and codec byte from the front of *p.
+Status ReadPayloadCodec(std::string_view* p, std::uint8_t* codec) {
+  std::string_view magic;
+  if (!GetBytes(p, kMagic.size(), &magic) || magic != kMagic) return Status::Corruption("segment: bad magic");
+  if (p->empty()) return Status::Corruption("segment: cut short");
+  *codec = static_cast<std::uint8_t>((*p)[0]);
+  p->remove_prefix(1);
+  return Status::Ok();
+}
+
 // Appends the segment header and the per-record table (shared by all codecs).
 void PutHeaderTable(const SegmentData& data, std::string* body) {
   PutVarint64(body, data.records.size());
@@ -513,13 +523,11 @@ SegmentDecoder::SegmentDecoder() : rep_(std::make_unique<Rep>()) {}
 SegmentDecoder::~SegmentDecoder() = default;
 
 Status SegmentDecoder::Decode(std::string_view payload, SegmentData* out) {
-  auto bad = [](std::string_view what) { return Status::Corruption("segment: " + std::string(what)); };
-  std::string_view magic;
-  if (!GetBytes(&payload, kMagic.size(), &magic) || magic != kMagic) return bad("bad magic");
-  if (payload.empty()) return bad("cut short");
-  auto codec = static_cast<std::uint8_t>(payload[0]);
-  payload.remove_prefix(1);
-  if (codec > static_cast<std::uint8_t>(TextCodec::kTemplates)) return bad("unknown codec " + std::to_string(codec));
+  std::uint8_t codec = 0;
+  SIPDEX_RETURN_IF_ERROR(ReadPayloadCodec(&payload, &codec));
+  if (codec > static_cast<std::uint8_t>(TextCodec::kTemplates)) {
+    return Status::Corruption("segment: unknown codec " + std::to_string(codec));
+  }
   if (codec != static_cast<std::uint8_t>(TextCodec::kTemplates)) return rep_->DecodeLegacy(codec, payload, out);
   std::uint64_t total = 0;
   SIPDEX_RETURN_IF_ERROR(rep_->ParseTemplates(payload, out, &total));
@@ -532,14 +540,10 @@ Status SegmentDecoder::Decode(std::string_view payload, SegmentData* out) {
 
 Status SegmentDecoder::DecodeRecords(std::string_view payload, std::uint32_t first, std::uint32_t count,
                                      SegmentData* out) {
-  auto bad = [](std::string_view what) { return Status::Corruption("segment: " + std::string(what)); };
   Rep& r = *rep_;
-  std::string_view magic;
   std::string_view p = payload;
-  if (!GetBytes(&p, kMagic.size(), &magic) || magic != kMagic) return bad("bad magic");
-  if (p.empty()) return bad("cut short");
-  auto codec = static_cast<std::uint8_t>(p[0]);
-  p.remove_prefix(1);
+  std::uint8_t codec = 0;
+  SIPDEX_RETURN_IF_ERROR(ReadPayloadCodec(&p, &codec));
   std::uint64_t total = 0;
   if (codec == static_cast<std::uint8_t>(TextCodec::kTemplates)) {
     SIPDEX_RETURN_IF_ERROR(r.ParseTemplates(p, &r.all, &total));
@@ -593,12 +597,9 @@ Status SegmentDecoder::DecodeSelected(std::string_view payload, std::span<const 
                                       SegmentData* out, std::vector<RecordPosition>* positions) {
   auto bad = [](std::string_view what) { return Status::Corruption("segment: " + std::string(what)); };
   Rep& r = *rep_;
-  std::string_view magic;
   std::string_view p = payload;
-  if (!GetBytes(&p, kMagic.size(), &magic) || magic != kMagic) return bad("bad magic");
-  if (p.empty()) return bad("cut short");
-  auto codec = static_cast<std::uint8_t>(p[0]);
-  p.remove_prefix(1);
+  std::uint8_t codec = 0;
+  SIPDEX_RETURN_IF_ERROR(ReadPayloadCodec(&p, &codec));
   const bool templates = codec == static_cast<std::uint8_t>(TextCodec::kTemplates);
   std::uint64_t total = 0;
   if (templates) {
