@@ -16,7 +16,9 @@ generate "$corpus" "$size" 17
 idx="$WORK/idx"
 # The index exists before the loop starts (one small file), so every reader
 # finds one.
-first=$(ls "$corpus"/*.log | head -1)
+# (a glob, not `ls | head`: under pipefail, head closing early can kill ls with SIGPIPE)
+logs=("$corpus"/*.log)
+first=${logs[0]}
 run seed_ingest "$SIPDEX" ingest --index "$idx" "$first"
 expect_rc seed_ingest 0
 

@@ -81,7 +81,7 @@ for kind in $(printf '%s\n' "${!largest[@]}" | LC_ALL=C sort); do
   run "verify-$kind" "$SIPDEX" verify --index "$damaged"
   verify_rc=$RC
   if [ "$verify_rc" = 1 ]; then
-    said=$(cat "$WORK/verify-$kind.out" "$WORK/verify-$kind.err" | grep -iE 'damaged|corrupt|checksum|error' | head -1)
+    said=$(cat "$WORK/verify-$kind.out" "$WORK/verify-$kind.err" | grep -iE 'damaged|corrupt|checksum|error' | sed -n 1p)
     [ -n "$said" ] || fail "verify of a damaged $kind file exits 1 without naming the damage"
     detected=$((detected + 1))
   else

@@ -26,7 +26,7 @@ after_failure() {
   [ "$RC" -ne 0 ] || fail "$name: ingest exits 0 although the disk was full"
   grep -qiE 'space|EFBIG|too large|disk|quota|write' "$WORK/$name.err" "$WORK/$name.out" ||
     fail "$name: the error does not say what went wrong: $(head -3 "$WORK/$name.err")"
-  note "$name: exit $RC: $(grep -iE 'error|problem' "$WORK/$name.err" "$WORK/$name.out" | head -1)"
+  note "$name: exit $RC: $(grep -iE 'error|problem' "$WORK/$name.err" "$WORK/$name.out" | sed -n 1p)"
   if [ -e "$idx" ]; then
     verify_ok "$idx"
     per_file "$idx" "$WORK/partial.csv"

@@ -16,7 +16,8 @@ corpus="$WORK/in"
 generate "$WORK/gen" 2MB 31
 mkdir -p "$corpus"
 cp "$WORK/gen"/*.log* "$corpus/"
-one=$(ls "$WORK/gen"/*.log | head -1)
+gen_logs=("$WORK/gen"/*.log)
+one=${gen_logs[0]}
 record=$(awk '/^TL_INFO\(TF_PROTOCOL\)/ { on = 1 } on { print } on && /^\$\$end_record/ { exit }' "$one")
 [ -n "$record" ] || fail "no protocol record found in the generated corpus"
 
@@ -53,7 +54,7 @@ else
 fi
 if [ "$LONG" = 1 ]; then
   generate "$WORK/big-src" 100MB 37
-  big_src=$(ls -S "$WORK/big-src"/*.log | head -1)
+  big_src=$(ls -S "$WORK/big-src"/*.log | sed -n 1p)
   reps=$((2147483648 / $(stat -c %s "$big_src") + 1))
   for _ in $(seq "$reps"); do cat "$big_src"; done >"$corpus/big.log"
   note "big.log: $(stat -c %s "$corpus/big.log") bytes"
@@ -120,7 +121,7 @@ if [ -e "$out/in/truncated.log" ]; then
   cmp -s "$out/in/truncated.log" <(head -c "$(stat -c %s "$out/in/truncated.log")" "$one") ||
     fail "what was kept of truncated.log.gz is not a prefix of its content"
 fi
-outside=$(find "$WORK" -name 'escaped_*' -not -path "$out/*" | head -1)
+outside=$(find "$WORK" -name 'escaped_*' -not -path "$out/*" | sed -n 1p)
 [ -z "$outside" ] || fail "export wrote $outside outside -o"
 if [ -e /tmp/escaped_absolute.log ] && [ /tmp/escaped_absolute.log -nt "$marker" ]; then
   fail "export wrote /tmp/escaped_absolute.log"
