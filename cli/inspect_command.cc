@@ -269,15 +269,6 @@ std::string_view TypeName(MessageType t) {
   return "";
 }
 
-std::string_view VariantName(DiagVariant v) {
-  switch (v) {
-    case DiagVariant::kMsDiagnostics: return "ms-diagnostics";
-    case DiagVariant::kPublic: return "ms-diagnostics-public";
-    case DiagVariant::kClient: return "ms-client-diagnostics";
-  }
-  return "";
-}
-
 // One record as a JSON line. Keys are always present, in this order.
 std::string RecordJson(const Record& r, const std::string& file) {
   Json j;
@@ -329,7 +320,7 @@ std::string RecordJson(const Record& r, const std::string& file) {
   Json diags = Json::array();
   for (const Diagnostic& d : r.diagnostics) {
     Json dj;
-    dj["variant"] = Str(VariantName(d.variant));
+    dj["variant"] = Str(DiagHeaderName(d.variant));
     dj["code"] = d.code;
     dj["subcode"] = d.subcode;
     dj["reason"] = Str(d.reason);

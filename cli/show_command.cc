@@ -53,8 +53,14 @@ std::string Describe(const Record& r, std::string_view server) {
     what = fmt::format("{} {}", OneLine(r.method.empty() ? std::string_view("?") : r.method, 20), OneLine(r.ruri, 60));
   }
   std::string diags;
-  for (const Diagnostic& d : r.diagnostics) {
-    diags += fmt::format("  ms-diagnostics: {}{}", d.code, d.reason.empty() ? "" : " " + OneLine(d.reason, 80));
+  for (auto d = r.diagnostics.begin(); d != r.diagnostics.end(); ++d) {
+    // The same diagnostic in ms-diagnostics and ms-diagnostics-public is shown once.
+    bool repeated = std::any_of(r.diagnostics.begin(), d, [&](const Diagnostic& e) {
+      return e.code == d->code && e.subcode == d->subcode && e.reason == d->reason;
+    });
+    if (repeated) continue;
+    diags += fmt::format("  {}: {}{}", DiagHeaderName(d->variant), d->code,
+                         d->reason.empty() ? "" : " " + OneLine(d->reason, 80));
   }
   for (const ResourceInstance& ri : r.resources) {
     if (ri.diag >= 0 || ri.status >= 400) {

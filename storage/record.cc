@@ -13,6 +13,15 @@ std::string_view RecordKindName(RecordKind k) {
   return "unknown";
 }
 
+std::string_view DiagHeaderName(DiagVariant v) {
+  switch (v) {
+    case DiagVariant::kMsDiagnostics: return "ms-diagnostics";
+    case DiagVariant::kPublic: return "ms-diagnostics-public";
+    case DiagVariant::kClient: return "ms-client-diagnostics";
+  }
+  return "";
+}
+
 std::string_view MalformedBitName(std::uint32_t bit) {
   switch (bit) {
     case kMalformedTruncated: return "truncated";

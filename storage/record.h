@@ -70,6 +70,8 @@ struct NameAddr {
 
 // One ms-diagnostics entry (any spelling; a message can have several).
 enum class DiagVariant : std::uint8_t { kMsDiagnostics = 0, kPublic = 1, kClient = 2 };
+// The header a variant is read from: "ms-diagnostics", "ms-diagnostics-public", "ms-client-diagnostics".
+std::string_view DiagHeaderName(DiagVariant v);
 struct Diagnostic {
   DiagVariant variant = DiagVariant::kMsDiagnostics;
   std::int32_t code = -1;     // leading integer; -1 if missing (then kMalformedDiagnostics)

@@ -112,3 +112,39 @@ TEST_CASE("sipdex query --format raw gives back the record bytes", "[end_to_end]
   CHECK(r.exit_code == 0);
   CHECK(r.out == Slurp(std::string(SIPDEX_SOURCE_DIR) + "/corpus/fixtures/seed_records.log"));
 }
+
+TEST_CASE("sipdex show names each diagnostic's header, and shows a diagnostic repeated in -public once",
+          "[end_to_end][show][cli]") {
+  namespace fs = std::filesystem;
+  std::string dir = Root() + "/show";
+  fs::remove_all(dir);
+  fs::create_directories(dir + "/in");
+  std::string distinct = Slurp(std::string(SIPDEX_SOURCE_DIR) + "/corpus/fixtures/repeated_headers.log");
+  // The same record, with ms-diagnostics-public repeating ms-diagnostics (as Office 365's 2157 refusals do).
+  std::string same = distinct;
+  const std::string public_line = "ms-diagnostics-public: 1034;";
+  std::size_t at = same.find(public_line);
+  REQUIRE(at != std::string::npos);
+  std::size_t end = same.find('\n', at);
+  same.replace(at, end - at,
+               "ms-diagnostics-public: 1008;reason=\"Unable to resolve DNS SRV record\";source=\"edge01.contoso.com\"");
+  std::size_t call = same.find("Call-ID: repeated-1");
+  REQUIRE(call != std::string::npos);
+  same.replace(call, 19, "Call-ID: repeated-2");
+  std::ofstream(dir + "/in/distinct.log", std::ios::binary) << distinct;
+  std::ofstream(dir + "/in/same.log", std::ios::binary) << same;
+  REQUIRE(Sipdex("ingest --index " + dir + "/idx " + dir + "/in").exit_code == 0);
+
+  Run a = Sipdex("show --index " + dir + "/idx repeated-1");
+  CHECK(a.exit_code == 0);
+  CHECK(a.out.find("ms-diagnostics: 1008 Unable to resolve DNS SRV record") != std::string::npos);
+  CHECK(a.out.find("ms-diagnostics-public: 1034 Previous hop") != std::string::npos);
+  CHECK(a.out.find("ms-client-diagnostics: 52001") != std::string::npos);
+
+  Run b = Sipdex("show --index " + dir + "/idx repeated-2");
+  CHECK(b.exit_code == 0);
+  std::size_t first = b.out.find("1008 Unable to resolve DNS SRV record");
+  REQUIRE(first != std::string::npos);
+  CHECK(b.out.find("1008 Unable to resolve DNS SRV record", first + 1) == std::string::npos);
+  CHECK(b.out.find("ms-diagnostics-public") == std::string::npos);
+}
