@@ -260,6 +260,48 @@ struct SegLoc {
 };
 
 // Read access to the data files, opened on first use. Thread-safe.
+// A T taken from this thread's small pool and given back when it goes out of
+// scope: decode buffers are reused across calls, and a pool rather than one
+// buffer because a callback may read records itself.
+template <typename T>
+class Pooled {
+ public:
+  Pooled() {
+    std::vector<std::unique_ptr<T>>& pool = Pool();
+    if (pool.empty()) {
+      item_ = std::make_unique<T>();
+    } else {
+      item_ = std::move(pool.back());
+      pool.pop_back();
+    }
+  }
+  ~Pooled() {
+    if (Pool().size() < 4) Pool().push_back(std::move(item_));
+  }
+  Pooled(const Pooled&) = delete;
+  Pooled& operator=(const Pooled&) = delete;
+  T* get() const { return item_.get(); }
+  T* operator->() const { return item_.get(); }
+
+ private:
+  static std::vector<std::unique_ptr<T>>& Pool() {
+    thread_local std::vector<std::unique_ptr<T>> pool;
+    return pool;
+  }
+  std::unique_ptr<T> item_;
+};
+
+// The stored columns of a decoded record that come from its segment's table
+// (kind, flags, time, file, server); the caller sets id, offset, line and text.
+void FillFromTable(const SegmentInfo& info, const SegmentData& data, const SegmentRecordMeta& m, StoredRecord* r) {
+  r->kind = m.kind;
+  r->malformed = m.malformed;
+  r->time = m.time;
+  r->has_time = m.has_time;
+  r->file_id = info.file_id;
+  r->server = m.server < data.servers.size() ? std::string_view(data.servers[m.server]) : std::string_view();
+}
+
 class DataFiles {
  public:
   explicit DataFiles(std::string dir) : dir_(std::move(dir)) {}
@@ -516,14 +558,9 @@ Status SnapshotImpl::LoadSegment(std::size_t index, Loaded* out) const {
     const SegmentRecordMeta& m = out->data.records[i];
     StoredRecord& r = out->records[i];
     r.id = info.first_id + i;
-    r.kind = m.kind;
-    r.malformed = m.malformed;
-    r.time = m.time;
-    r.has_time = m.has_time;
-    r.file_id = info.file_id;
+    FillFromTable(info, out->data, m, &r);
     r.offset = offset;
     r.line = line;
-    r.server = m.server < out->data.servers.size() ? std::string_view(out->data.servers[m.server]) : std::string_view();
     r.text = text.substr(pos, m.size);
     pos += m.size;
     offset += m.size;
@@ -598,7 +635,6 @@ Status SnapshotImpl::ListValues(FieldId field,
 Status SnapshotImpl::ReadRecords(std::span<const RecordId> ids,
                                  const std::function<void(const StoredRecord&)>& fn) const {
   // Point reads: per segment, only the chunks holding the ids are decoded.
-  // Buffers are reused across calls (a pool, since fn may read records itself).
   struct PointBuffers {
     SegmentDecoder decoder;
     ScratchBuffer payload;
@@ -606,59 +642,42 @@ Status SnapshotImpl::ReadRecords(std::span<const RecordId> ids,
     std::vector<RecordPosition> positions;
     std::vector<std::uint32_t> ordinals;
   };
-  thread_local std::vector<std::unique_ptr<PointBuffers>> pool;
-  std::unique_ptr<PointBuffers> b;
-  if (pool.empty()) {
-    b = std::make_unique<PointBuffers>();
-  } else {
-    b = std::move(pool.back());
-    pool.pop_back();
-  }
-  auto run = [&]() -> Status {
-    std::size_t k = 0;
-    while (k < ids.size()) {
-      std::size_t seg = SegmentOf(ids[k]);
-      if (seg == std::string::npos) return Status::NotFound("record " + std::to_string(ids[k]) + " is not in the index");
-      const SegmentInfo& info = time_map_[seg];
-      b->ordinals.clear();
-      std::size_t end = k;
-      for (; end < ids.size() && ids[end] >= info.first_id && ids[end] < info.first_id + info.count; ++end) {
-        auto ord = static_cast<std::uint32_t>(ids[end] - info.first_id);
-        if (!b->ordinals.empty() && ord <= b->ordinals.back()) break;  // unsorted: a new group
-        b->ordinals.push_back(ord);
-      }
-      const SegLoc& loc = locs_[seg];
-      const auto size = static_cast<std::size_t>(info.stored_bytes);
-      char* payload = b->payload.Reserve(size);
-      SIPDEX_RETURN_IF_ERROR(
-          index_->data_files()->ReadInto(loc.data_file, loc.data_offset, size, payload, DescribeSegment(seg)));
-      Status s = b->decoder.DecodeSelected(std::string_view(payload, size), b->ordinals, &b->data, &b->positions);
-      if (!s.ok()) return Status::Corruption(DescribeSegment(seg) + ": " + s.message());
-      std::size_t pos = 0;
-      std::string_view text(b->data.text);
-      for (std::size_t j = 0; j < b->ordinals.size(); ++j) {
-        const SegmentRecordMeta& m = b->data.records[j];
-        StoredRecord r;
-        r.id = info.first_id + b->ordinals[j];
-        r.kind = m.kind;
-        r.malformed = m.malformed;
-        r.time = m.time;
-        r.has_time = m.has_time;
-        r.file_id = info.file_id;
-        r.offset = b->positions[j].offset;
-        r.line = b->positions[j].line;
-        r.server = m.server < b->data.servers.size() ? std::string_view(b->data.servers[m.server]) : std::string_view();
-        r.text = text.substr(pos, m.size);
-        pos += m.size;
-        fn(r);
-      }
-      k = end;
+  Pooled<PointBuffers> b;  // fn may read records itself
+  std::size_t k = 0;
+  while (k < ids.size()) {
+    std::size_t seg = SegmentOf(ids[k]);
+    if (seg == std::string::npos) return Status::NotFound("record " + std::to_string(ids[k]) + " is not in the index");
+    const SegmentInfo& info = time_map_[seg];
+    b->ordinals.clear();
+    std::size_t end = k;
+    for (; end < ids.size() && ids[end] >= info.first_id && ids[end] < info.first_id + info.count; ++end) {
+      auto ord = static_cast<std::uint32_t>(ids[end] - info.first_id);
+      if (!b->ordinals.empty() && ord <= b->ordinals.back()) break;  // unsorted: a new group
+      b->ordinals.push_back(ord);
     }
-    return Status::Ok();
-  };
-  Status s = run();
-  if (pool.size() < 4) pool.push_back(std::move(b));
-  return s;
+    const SegLoc& loc = locs_[seg];
+    const auto size = static_cast<std::size_t>(info.stored_bytes);
+    char* payload = b->payload.Reserve(size);
+    SIPDEX_RETURN_IF_ERROR(
+        index_->data_files()->ReadInto(loc.data_file, loc.data_offset, size, payload, DescribeSegment(seg)));
+    Status s = b->decoder.DecodeSelected(std::string_view(payload, size), b->ordinals, &b->data, &b->positions);
+    if (!s.ok()) return Status::Corruption(DescribeSegment(seg) + ": " + s.message());
+    std::size_t pos = 0;
+    std::string_view text(b->data.text);
+    for (std::size_t j = 0; j < b->ordinals.size(); ++j) {
+      const SegmentRecordMeta& m = b->data.records[j];
+      StoredRecord r;
+      r.id = info.first_id + b->ordinals[j];
+      FillFromTable(info, b->data, m, &r);
+      r.offset = b->positions[j].offset;
+      r.line = b->positions[j].line;
+      r.text = text.substr(pos, m.size);
+      pos += m.size;
+      fn(r);
+    }
+    k = end;
+  }
+  return Status::Ok();
 }
 
 Status SnapshotImpl::ReadRecordTables(std::span<const RecordId> ids,
@@ -690,12 +709,7 @@ Status SnapshotImpl::ReadRecordTables(std::span<const RecordId> ids,
       const SegmentRecordMeta& m = table.records[static_cast<std::size_t>(ids[k] - info.first_id)];
       StoredRecord r;
       r.id = ids[k];
-      r.kind = m.kind;
-      r.malformed = m.malformed;
-      r.time = m.time;
-      r.has_time = m.has_time;
-      r.file_id = info.file_id;
-      r.server = m.server < table.servers.size() ? std::string_view(table.servers[m.server]) : std::string_view();
+      FillFromTable(info, table, m, &r);
       fn(r);
     }
   }
@@ -707,22 +721,11 @@ Status SnapshotImpl::ReadSegment(RecordId first_id, const std::function<void(con
   if (seg == std::string::npos || time_map_[seg].first_id != first_id) {
     return Status::NotFound("no segment starts at record " + std::to_string(first_id));
   }
-  // Buffers reused across calls (a scan segment by segment allocates once per
-  // thread); a pool, since fn may read another segment itself.
-  thread_local std::vector<std::unique_ptr<Loaded>> pool;
-  std::unique_ptr<Loaded> loaded;
-  if (pool.empty()) {
-    loaded = std::make_unique<Loaded>();
-  } else {
-    loaded = std::move(pool.back());
-    pool.pop_back();
-  }
-  Status s = LoadSegment(seg, loaded.get());
-  if (s.ok()) {
-    for (const StoredRecord& r : loaded->records) fn(r);
-  }
-  if (pool.size() < 4) pool.push_back(std::move(loaded));
-  return s;
+  // A scan segment by segment allocates once per thread.
+  Pooled<Loaded> loaded;
+  SIPDEX_RETURN_IF_ERROR(LoadSegment(seg, loaded.get()));
+  for (const StoredRecord& r : loaded->records) fn(r);
+  return Status::Ok();
 }
 
 Status SnapshotImpl::ScanAll(const std::function<bool(const StoredRecord&)>& fn) const {

@@ -9,21 +9,16 @@
 #include <vector>
 
 #include "storage/coding.h"
+#include "tests/storage/temp_dir.h"
 
 using namespace sipdex;
 using namespace sipdex::storage;
+using sipdex::testing::TempDir;
 
 namespace {
 
 namespace fs = std::filesystem;
 
-// A fresh directory under the build tree, removed first.
-std::string TempDir(const std::string& name) {
-  fs::path p = fs::path(SIPDEX_BINARY_DIR) / "test-tmp" / name;
-  fs::remove_all(p);
-  fs::create_directories(p.parent_path());
-  return p.string();
-}
 
 // A file of `n` protocol-looking records, each with its own call id; every
 // third is a 403 with ms-diagnostics 2157. Records are hand-"parsed" here so

@@ -12,20 +12,16 @@
 #include "storage/coding.h"
 #include "storage/index.h"
 #include "storage/segment.h"
+#include "tests/storage/temp_dir.h"
 
 using namespace sipdex;
 using namespace sipdex::storage;
+using sipdex::testing::TempDir;
 
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string TempDir(const std::string& name) {
-  fs::path p = fs::path(SIPDEX_BINARY_DIR) / "test-tmp" / name;
-  fs::remove_all(p);
-  fs::create_directories(p.parent_path());
-  return p.string();
-}
 
 // Protocol-looking records of varied sizes and line counts (some without a
 // final line feed), with their times, servers and kinds varied too.
