@@ -1556,6 +1556,40 @@ Status IndexSnapshot::ReadRecordTables(std::span<const RecordId> ids,
   });
 }
 
+Status IndexSnapshot::ReadFacts(std::span<const RecordId> ids,
+                                const std::function<void(const StoredRecord&, const Record&)>& fn) const {
+  Record parsed;
+  Status inner;
+  Status s = ReadRecords(ids, [&](const StoredRecord& r) {
+    if (!inner.ok()) return;
+    inner = Parse(r, &parsed);
+    if (!inner.ok()) return;
+    StoredRecord t = r;
+    t.text = std::string_view();
+    t.offset = 0;
+    t.line = 0;
+    fn(t, parsed);
+  });
+  return s.ok() ? inner : s;
+}
+
+Status IndexSnapshot::ReadSegmentFacts(RecordId first_id,
+                                       const std::function<void(const StoredRecord&, const Record&)>& fn) const {
+  Record parsed;
+  Status inner;
+  Status s = ReadSegment(first_id, [&](const StoredRecord& r) {
+    if (!inner.ok()) return;
+    inner = Parse(r, &parsed);
+    if (!inner.ok()) return;
+    StoredRecord t = r;
+    t.text = std::string_view();
+    t.offset = 0;
+    t.line = 0;
+    fn(t, parsed);
+  });
+  return s.ok() ? inner : s;
+}
+
 void KindCounts::Add(const KindCounts& o) {
   for (std::size_t i = 0; i < by_kind.size(); ++i) by_kind[i] += o.by_kind[i];
   for (std::size_t i = 0; i < by_malformed_bit.size(); ++i) by_malformed_bit[i] += o.by_malformed_bit[i];

@@ -337,6 +337,18 @@ class IndexSnapshot {
                                   const std::function<void(const StoredRecord&)>& fn) const;
   // Every record of one segment, in id order (SegmentInfo::first_id).
   virtual Status ReadSegment(RecordId first_id, const std::function<void(const StoredRecord&)>& fn) const = 0;
+
+  // The facts of records (storage/facts.h): calls fn(stored, facts) for each
+  // of `ids` (sorted ascending), in id order. `stored` is as ReadRecordTables
+  // gives it (no text, offset or line); `facts` holds every field that
+  // IsFactField names exactly as Parse gives it, plus kind, malformed, time
+  // and has_time. Views live until fn returns. The default implementation
+  // reads and parses the whole records (a superset of the facts).
+  virtual Status ReadFacts(std::span<const RecordId> ids,
+                           const std::function<void(const StoredRecord&, const Record&)>& fn) const;
+  // The facts of every record of one segment, in id order (like ReadSegment).
+  virtual Status ReadSegmentFacts(RecordId first_id,
+                                  const std::function<void(const StoredRecord&, const Record&)>& fn) const;
   // Every committed record in id order (file by file). Stops early when fn returns false.
   virtual Status ScanAll(const std::function<bool(const StoredRecord&)>& fn) const = 0;
   // Records with time in [from, to] in time order across files and servers
