@@ -359,6 +359,9 @@ class SnapshotImpl final : public IndexSnapshot {
   Status ReadRecordTables(std::span<const RecordId> ids,
                           const std::function<void(const StoredRecord&)>& fn) const override;
   Status ReadSegment(RecordId first_id, const std::function<void(const StoredRecord&)>& fn) const override;
+  Status SearchSegment(RecordId first_id, std::span<const std::string> literals,
+                       const std::function<bool(const StoredRecord&)>& want,
+                       const std::function<void(const StoredRecord&)>& fn) const override;
   Status ScanAll(const std::function<bool(const StoredRecord&)>& fn) const override;
   Status ScanTimeOrder(TimeMs from, TimeMs to, const std::function<bool(const StoredRecord&)>& fn) const override;
   Status Parse(const StoredRecord& r, Record* out) const override;
@@ -725,6 +728,56 @@ Status SnapshotImpl::ReadSegment(RecordId first_id, const std::function<void(con
   Pooled<Loaded> loaded;
   SIPDEX_RETURN_IF_ERROR(LoadSegment(seg, loaded.get()));
   for (const StoredRecord& r : loaded->records) fn(r);
+  return Status::Ok();
+}
+
+Status SnapshotImpl::SearchSegment(RecordId first_id, std::span<const std::string> literals,
+                                   const std::function<bool(const StoredRecord&)>& want,
+                                   const std::function<void(const StoredRecord&)>& fn) const {
+  std::size_t seg = SegmentOf(first_id);
+  if (seg == std::string::npos || time_map_[seg].first_id != first_id) {
+    return Status::NotFound("no segment starts at record " + std::to_string(first_id));
+  }
+  struct SearchBuffers {
+    SegmentDecoder decoder;
+    ScratchBuffer payload;
+    SegmentData table;
+  };
+  Pooled<SearchBuffers> b;  // fn may read records itself
+  const SegmentInfo& info = time_map_[seg];
+  const SegLoc& loc = locs_[seg];
+  const auto size = static_cast<std::size_t>(info.stored_bytes);
+  char* payload = b->payload.Reserve(size);
+  SIPDEX_RETURN_IF_ERROR(
+      index_->data_files()->ReadInto(loc.data_file, loc.data_offset, size, payload, DescribeSegment(seg)));
+  bool count_ok = true;
+  std::function<bool(const SegmentData&, std::uint32_t)> table_want;
+  if (want) {
+    table_want = [&](const SegmentData& table, std::uint32_t ordinal) {
+      count_ok = count_ok && table.records.size() == info.count;
+      if (!count_ok) return false;
+      StoredRecord r;
+      r.id = info.first_id + ordinal;
+      FillFromTable(info, table, table.records[ordinal], &r);
+      return want(r);
+    };
+  }
+  Status s = b->decoder.Search(std::string_view(payload, size), literals, table_want, &b->table,
+                               [&](const SegmentDecoder::Found& f) {
+                                 count_ok = count_ok && b->table.records.size() == info.count;
+                                 if (!count_ok) return;
+                                 StoredRecord r;
+                                 r.id = info.first_id + f.ordinal;
+                                 FillFromTable(info, b->table, b->table.records[f.ordinal], &r);
+                                 r.offset = f.position.offset;
+                                 r.line = f.position.line;
+                                 r.text = f.text;
+                                 fn(r);
+                               });
+  if (!s.ok()) return Status::Corruption(DescribeSegment(seg) + ": " + s.message());
+  if (!count_ok || b->table.records.size() != info.count) {
+    return Status::Corruption(DescribeSegment(seg) + ": record count differs from the time map");
+  }
   return Status::Ok();
 }
 
@@ -1588,6 +1641,26 @@ Status IndexSnapshot::ReadSegmentFacts(RecordId first_id,
     fn(t, parsed);
   });
   return s.ok() ? inner : s;
+}
+
+Status IndexSnapshot::SearchSegment(RecordId first_id, std::span<const std::string> literals,
+                                    const std::function<bool(const StoredRecord&)>& want,
+                                    const std::function<void(const StoredRecord&)>& fn) const {
+  return ReadSegment(first_id, [&](const StoredRecord& r) {
+    if (want) {
+      StoredRecord t = r;
+      t.text = std::string_view();
+      t.offset = 0;
+      t.line = 0;
+      if (!want(t)) return;
+    }
+    for (const std::string& lit : literals) {
+      if (r.text.find(lit) != std::string_view::npos) {
+        fn(r);
+        return;
+      }
+    }
+  });
 }
 
 void KindCounts::Add(const KindCounts& o) {

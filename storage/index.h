@@ -343,6 +343,18 @@ class IndexSnapshot {
   // gives it (no text, offset or line); `facts` holds every field that
   // IsFactField names exactly as Parse gives it, plus kind, malformed, time
   // and has_time. Views live until fn returns. The default implementation
+  // The records of one segment whose text holds at least one of `literals`
+  // (an empty literal is in every record; each record is searched on its
+  // own), in id order, as ReadSegment gives them. `want`, when set, is asked
+  // first about each record with its table columns only (text empty, offset
+  // and line 0): records it refuses are never searched or given to fn. The
+  // snapshot searches whole decoded chunks at once, so records without a hit
+  // are never made into StoredRecords, and chunks without a wanted record
+  // are not decompressed (storage/segment.h, SegmentDecoder::Search). The
+  // default implementation calls ReadSegment and memmem.
+  virtual Status SearchSegment(RecordId first_id, std::span<const std::string> literals,
+                               const std::function<bool(const StoredRecord&)>& want,
+                               const std::function<void(const StoredRecord&)>& fn) const;
   // reads and parses the whole records (a superset of the facts).
   virtual Status ReadFacts(std::span<const RecordId> ids,
                            const std::function<void(const StoredRecord&, const Record&)>& fn) const;

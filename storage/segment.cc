@@ -3,6 +3,10 @@
 #include <sys/mman.h>
 #include <zstd.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -670,6 +674,137 @@ Status SegmentDecoder::DecodeSelected(std::string_view payload, std::span<const 
   if (!positions->empty()) {
     out->start_offset = positions->front().offset;
     out->start_line = positions->front().line;
+  }
+  return Status::Ok();
+}
+
+const char* FindLiteral(const char* data, std::size_t size, std::string_view literal) {
+  const std::size_t k = literal.size();
+  if (k == 0) return data;
+  if (k > size) return nullptr;
+  if (k == 1) return static_cast<const char*>(std::memchr(data, literal[0], size));
+  std::size_t i = 0;
+#if defined(__SSE2__)
+  // Candidates: positions whose first and last bytes match (16 at a time);
+  // only those are compared in full.
+  const __m128i first = _mm_set1_epi8(literal[0]);
+  const __m128i last = _mm_set1_epi8(literal[k - 1]);
+  for (; i + k - 1 + 16 <= size; i += 16) {
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + i));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + i + k - 1));
+    auto mask = static_cast<unsigned>(_mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(a, first), _mm_cmpeq_epi8(b, last))));
+    while (mask != 0) {
+      const auto bit = static_cast<std::size_t>(__builtin_ctz(mask));
+      if (std::memcmp(data + i + bit + 1, literal.data() + 1, k - 2) == 0) return data + i + bit;
+      mask &= mask - 1;
+    }
+  }
+#endif
+  return static_cast<const char*>(memmem(data + i, size - i, literal.data(), k));
+}
+
+void FindRecordsHolding(std::string_view text, std::span<const SegmentRecordMeta> records,
+                        std::span<const std::string> literals, std::span<const std::uint8_t> wanted,
+                        std::vector<std::uint8_t>* found) {
+  const std::size_t n = records.size();
+  const bool all_wanted = wanted.size() != n;
+  found->assign(n, 0);
+  for (const std::string& lit : literals) {
+    if (lit.empty()) {
+      for (std::size_t i = 0; i < n; ++i) (*found)[i] = all_wanted || wanted[i] != 0 ? 1 : 0;
+      return;
+    }
+  }
+  // Record ends (prefix sums of the sizes), computed once.
+  thread_local std::vector<std::uint64_t> ends;
+  ends.resize(n);
+  std::uint64_t end = 0;
+  for (std::size_t i = 0; i < n; ++i) ends[i] = end += records[i].size;
+  const std::uint64_t size = std::min<std::uint64_t>(end, text.size());
+  for (const std::string& lit : literals) {
+    std::uint64_t pos = 0;  // search from here
+    std::size_t r = 0;      // the record holding pos
+    while (pos < size) {
+      const char* hit = FindLiteral(text.data() + pos, static_cast<std::size_t>(size - pos), lit);
+      if (hit == nullptr) break;
+      const auto at = static_cast<std::uint64_t>(hit - text.data());
+      while (r < n && ends[r] <= at) ++r;
+      if (r == n) break;
+      // Any later hit that starts in record r ends after this one: whether
+      // this one fits decides the record; the search goes on at the next.
+      if (at + lit.size() <= ends[r] && (all_wanted || wanted[r] != 0)) (*found)[r] = 1;
+      pos = ends[r];
+      ++r;
+      // Skip records already found (by an earlier literal) or not wanted.
+      while (r < n && ((*found)[r] != 0 || (!all_wanted && wanted[r] == 0))) pos = ends[r++];
+    }
+  }
+}
+
+Status SegmentDecoder::Search(std::string_view payload, std::span<const std::string> literals,
+                              const std::function<bool(const SegmentData& table, std::uint32_t ordinal)>& want,
+                              SegmentData* table, const std::function<void(const Found&)>& fn) {
+  auto bad = [](std::string_view what) { return Status::Corruption("segment: " + std::string(what)); };
+  Rep& r = *rep_;
+  std::string_view p = payload;
+  std::uint8_t codec = 0;
+  SIPDEX_RETURN_IF_ERROR(ReadPayloadCodec(&p, &codec));
+  const bool templates = codec == static_cast<std::uint8_t>(TextCodec::kTemplates);
+  std::uint64_t total = 0;
+  if (templates) {
+    SIPDEX_RETURN_IF_ERROR(r.ParseTemplates(p, table, &total));
+  } else {
+    SIPDEX_RETURN_IF_ERROR(Decode(payload, table));
+    total = table->text.size();
+  }
+  const std::size_t nchunks = templates ? r.entries.size() : 1;
+  std::vector<std::uint8_t> wanted;  // not thread_local: fn may search again
+  std::vector<std::uint8_t> found;
+  for (std::size_t ci = 0; ci < nchunks; ++ci) {
+    ChunkEntry whole;
+    if (!templates) {
+      whole.count = static_cast<std::uint32_t>(table->records.size());
+      whole.text_size = total;
+    }
+    const ChunkEntry& e = templates ? r.entries[ci] : whole;
+    std::span<const SegmentRecordMeta> recs(table->records.data() + e.first, e.count);
+    wanted.clear();
+    if (want) {
+      wanted.resize(e.count);
+      bool any = false;
+      for (std::uint32_t i = 0; i < e.count; ++i) {
+        wanted[i] = want(*table, e.first + i) ? 1 : 0;
+        any = any || wanted[i] != 0;
+      }
+      if (!any) continue;
+    }
+    const char* t = table->text.data();
+    if (templates) {
+      char* buf = Reserve(&r.chunk_text, static_cast<std::size_t>(e.text_size));
+      SIPDEX_RETURN_IF_ERROR(r.DecodeChunk(e, *table, buf));
+      t = buf;
+    }
+    const std::string_view text(t, static_cast<std::size_t>(e.text_size));
+    FindRecordsHolding(text, recs, literals, wanted, &found);
+    std::uint64_t at = 0;       // text offset of record i in the chunk
+    std::uint64_t scanned = 0;  // bytes whose line feeds are in `feeds`
+    std::uint64_t feeds = e.line_feeds_before;
+    for (std::uint32_t i = 0; i < e.count; ++i) {
+      const std::uint32_t size = recs[i].size;
+      if (found[i] != 0) {
+        if (at + size > text.size()) return bad("record sizes do not add up to the text");
+        feeds += CountLineFeeds(text.substr(static_cast<std::size_t>(scanned), static_cast<std::size_t>(at - scanned)));
+        scanned = at;
+        const std::uint64_t line = table->start_line + feeds;
+        Found f;
+        f.ordinal = e.first + i;
+        f.text = text.substr(static_cast<std::size_t>(at), size);
+        f.position.offset = table->start_offset + e.text_offset + at;
+        f.position.line = line > 0xffffffffu ? 0xffffffffu : static_cast<std::uint32_t>(line);
+        fn(f);
+      }
+      at += size;
+    }
   }
   return Status::Ok();
 }

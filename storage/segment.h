@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -112,6 +113,28 @@ class SegmentDecoder {
   Status DecodeSelected(std::string_view payload, std::span<const std::uint32_t> ordinals, SegmentData* out,
                         std::vector<RecordPosition>* positions);
 
+  // A record found by Search: its ordinal in the segment, its text (valid
+  // during the callback only) and where it lies in its file.
+  struct Found {
+    std::uint32_t ordinal = 0;
+    std::string_view text;
+    RecordPosition position;
+  };
+  // Finds the records of a payload whose own bytes hold at least one of
+  // `literals` (FindRecordsHolding: a hit spanning two records counts for
+  // neither; an empty literal is in every record), chunk by chunk: each
+  // kTemplates chunk is decoded into one buffer and searched as a whole, so
+  // records without a hit are never copied, positioned or reported (other
+  // codecs: the whole text is one chunk). `want`, when set, is asked first
+  // about each record (the segment's table is in *table by then): a record it
+  // refuses is never reported, and a chunk without a wanted record is not
+  // decompressed. Calls fn for each found record in segment order. *table
+  // receives the table (records, servers, start offset and line; its text is
+  // unspecified). Corruption as for Decode.
+  Status Search(std::string_view payload, std::span<const std::string> literals,
+                const std::function<bool(const SegmentData& table, std::uint32_t ordinal)>& want, SegmentData* table,
+                const std::function<void(const Found&)>& fn);
+
   // Decodes only the per-record table (sizes, kinds, malformed bits, times,
   // servers) and the start offset and line of a payload of `payload_size`
   // bytes; out->text is left empty. `head` is the payload or a prefix of it.
@@ -132,6 +155,24 @@ class SegmentDecoder {
 Status DecodeSegment(std::string_view payload, SegmentData* out);
 // SegmentDecoder::DecodeRecords with a decoder owned by the calling thread.
 Status DecodeSegmentRecords(std::string_view payload, std::uint32_t first, std::uint32_t count, SegmentData* out);
+
+// Marks the records of `text` (records[i].size bytes each, back to back;
+// the sizes sum to text.size()) whose own bytes hold at least one of
+// `literals`: (*found)[i] = 1, else 0 (resized to records.size()). Each
+// literal is searched once over the whole text; a hit is mapped to its record
+// through the sizes and counts only when it ends inside that record, so a
+// literal spanning a record boundary matches neither record. An empty literal
+// is in every record. When `wanted` is not empty (one byte per record),
+// records whose byte is 0 are never marked. Equivalent to memmem on each
+// record's bytes; the searches skip the rest of a record once it is marked.
+void FindRecordsHolding(std::string_view text, std::span<const SegmentRecordMeta> records,
+                        std::span<const std::string> literals, std::span<const std::uint8_t> wanted,
+                        std::vector<std::uint8_t>* found);
+
+// The first occurrence of `literal` in [data, data + size), or nullptr; like
+// memmem, an empty literal is found at `data`. Compares 16 candidate positions
+// at a time on their first and last bytes (SSE2) where available.
+const char* FindLiteral(const char* data, std::size_t size, std::string_view literal);
 
 // Splits text into the columns layout and back (exposed for tests).
 std::string EncodeColumns(std::string_view text);
