@@ -31,6 +31,7 @@ struct QueryArgs {
   std::string format = "table";
   std::string tz = "UTC";
   bool explain = false;
+  bool text = false;  // --text: read the records' text even where facts would do
   std::size_t memory_mb = 64;
   std::string timeout;  // "" = no limit
 };
@@ -66,6 +67,7 @@ int RunQueryCommand(const QueryArgs& args) {
   }
   options.format = *format;
   options.explain = args.explain;
+  options.facts = !args.text;
   options.tz_offset_ms = *tz;
   options.memory_limit = args.memory_mb << 20;
   query::QueryStats stats;
@@ -100,6 +102,7 @@ void RegisterQueryCommand(CLI::App& app, CommandRegistry& registry) {
   sub->add_option("--format", args->format, "table (default), jsonl, csv, raw or flow");
   sub->add_option("--tz", args->tz, "zone of the times typed in the query: UTC (default) or an offset like +02:00");
   sub->add_flag("--explain", args->explain, "print the plan (postings, time pruning, scan) instead of running");
+  sub->add_flag("--text", args->text, "read every record's text, even where its facts would do (to compare)");
   sub->add_option("--memory-mb", args->memory_mb, "memory bound of sort/count/distinct/top/flow in MiB (default 64)");
   sub->add_option("--timeout", args->timeout,
                   "stop the query after this long (500ms, 30s, 5m) with a message and exit status 2");

@@ -29,6 +29,7 @@ struct ReportArgs {
   std::string output;
   std::string apps;
   std::string timeout;  // "" = no limit
+  bool text = false;    // --text: run the queries on the records' text, not their facts
 };
 
 int RunReportCommand(const ReportArgs& args) {
@@ -37,6 +38,7 @@ int RunReportCommand(const ReportArgs& args) {
     return kExitUsage;
   }
   report::ReportOptions options;
+  options.facts = !args.text;
   options.generated_by = "sipdex 0.1.0";
   if (!args.apps.empty()) {
     Result<std::vector<std::string>> apps = report::ReadAppsFile(args.apps);
@@ -115,6 +117,7 @@ void RegisterReportCommand(CLI::App& app, CommandRegistry& registry) {
   sub->add_option("--format", args->format, "html, md or json")->capture_default_str();
   sub->add_option("-o,--output", args->output, "write to FILE instead of stdout");
   sub->add_option("--apps", args->apps, "file of trusted application URIs, one per line (default: recognised)");
+  sub->add_flag("--text", args->text, "run the queries on the records' text, not their facts (to compare)");
   sub->add_option("--timeout", args->timeout,
                   "stop after this long (500ms, 30s, 5m) with a message and exit status 2");
   registry.Add(sub, [args] { return RunReportCommand(*args); });

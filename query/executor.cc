@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -76,13 +77,81 @@ void Shallow(const StoredRecord& sr, Record* r) {
   r->text = sr.text;
 }
 
+// Copies every field the evaluator reads (query/evaluator.cc) of `in` into
+// *out, which then owns its values (views into out->scratch): records read
+// from the index are only valid during their callback.
+void OwnRecord(const Record& in, Record* out) {
+  out->Clear();
+  auto keep = [&](std::string_view v) -> std::string_view {
+    if (v.empty()) return {};
+    return out->scratch.emplace_back(v);
+  };
+  auto keep_name = [&](const NameAddr& a, NameAddr* b) {
+    b->display = keep(a.display);
+    b->uri = keep(a.uri);
+    b->user = keep(a.user);
+    b->host = keep(a.host);
+    b->tag = keep(a.tag);
+    b->epid = keep(a.epid);
+    b->present = a.present;
+  };
+  out->kind = in.kind;
+  out->malformed = in.malformed;
+  out->offset = in.offset;
+  out->line = in.line;
+  out->text = keep(in.text);
+  out->level = keep(in.level);
+  out->flag = keep(in.flag);
+  out->time = in.time;
+  out->has_time = in.has_time;
+  out->component = keep(in.component);
+  out->correlation_id = in.correlation_id;
+  out->instance_id = keep(in.instance_id);
+  out->direction = keep(in.direction);
+  out->peer = keep(in.peer);
+  out->type = in.type;
+  out->method = keep(in.method);
+  out->ruri = keep(in.ruri);
+  out->status = in.status;
+  out->reason_phrase = keep(in.reason_phrase);
+  keep_name(in.from, &out->from);
+  keep_name(in.to, &out->to);
+  out->call_id = keep(in.call_id);
+  out->sip_call_id = keep(in.sip_call_id);
+  out->cseq = in.cseq;
+  out->cseq_method = keep(in.cseq_method);
+  out->event = keep(in.event);
+  out->expires = in.expires;
+  out->content_type = keep(in.content_type);
+  out->user_agent = keep(in.user_agent);
+  out->server_hdr = keep(in.server_hdr);
+  for (std::string_view v : in.record_route) out->record_route.push_back(keep(v));
+  for (const Diagnostic& d : in.diagnostics) {
+    Diagnostic& c = out->diagnostics.emplace_back(d);
+    c.reason = keep(d.reason);
+    c.source = keep(d.source);
+  }
+  for (const ResourceInstance& i : in.resources) {
+    ResourceInstance& c = out->resources.emplace_back(i);
+    c.uri = keep(i.uri);
+    c.state = keep(i.state);
+    c.reason = keep(i.reason);
+  }
+  out->body = keep(in.body);
+  out->severity = keep(in.severity);
+  out->result_code = keep(in.result_code);
+  out->result_text = keep(in.result_text);
+}
+
 // Pairs requests with their final responses through the call_id postings.
 // A request's dialog is found by postings; the segments holding it are
 // decoded once and all their responses kept (a few segments, least recently
 // used first out), since neighbouring requests mostly live in the same ones.
 class ResponseCache : public ResponseLookup {
  public:
-  explicit ResponseCache(const IndexSnapshot& snapshot) : snapshot_(snapshot) {}
+  // `facts`: read the responses' facts (storage/facts.h) instead of parsing
+  // their text (the queries read fact fields of responses only).
+  ResponseCache(const IndexSnapshot& snapshot, bool facts) : snapshot_(snapshot), facts_(facts) {}
 
   const Record* FinalResponse(const Record& request) override {
     if (request.type != MessageType::kRequest || request.call_id.empty()) return nullptr;
@@ -167,11 +236,17 @@ class ResponseCache : public ResponseLookup {
     return key;
   }
 
-  const KeySegment* LoadKeys(std::size_t index) {
-    if (auto* hit = FindRecent(key_segments_, index)) return hit;
-    auto seg = std::make_unique<KeySegment>();
-    seg->index = index;
-    Status s = snapshot_.ReadSegment(snapshot_.time_map()[index].first_id, [&](const StoredRecord& sr) {
+  // Calls fn for the protocol records of segment `index` that may be
+  // responses: their facts, or their parsed text (after a cheap test on the
+  // raw bytes). The record is valid during the call only.
+  Status ForEachResponse(std::size_t index, const std::function<void(const StoredRecord&, const Record&)>& fn) {
+    const RecordId first = snapshot_.time_map()[index].first_id;
+    if (facts_) {
+      return snapshot_.ReadSegmentFacts(first, [&](const StoredRecord& sr, const Record& r) {
+        if (sr.kind == RecordKind::kProtocol && r.type == MessageType::kResponse) fn(sr, r);
+      });
+    }
+    return snapshot_.ReadSegment(first, [&](const StoredRecord& sr) {
       if (sr.kind != RecordKind::kProtocol || !status_.ok()) return;
       if (sr.text.find("response") == std::string_view::npos && sr.text.find("SIP/2.0 ") == std::string_view::npos) {
         return;
@@ -181,8 +256,16 @@ class ResponseCache : public ResponseLookup {
         status_ = ps;
         return;
       }
-      const Record& r = scratch_;
-      if (r.type != MessageType::kResponse || r.call_id.empty() || (r.status >= 0 && r.status < 200)) return;
+      if (scratch_.type == MessageType::kResponse) fn(sr, scratch_);
+    });
+  }
+
+  const KeySegment* LoadKeys(std::size_t index) {
+    if (auto* hit = FindRecent(key_segments_, index)) return hit;
+    auto seg = std::make_unique<KeySegment>();
+    seg->index = index;
+    Status s = ForEachResponse(index, [&](const StoredRecord&, const Record& r) {
+      if (r.call_id.empty() || (r.status >= 0 && r.status < 200)) return;
       seg->keys.insert(FinalKey(r.call_id, r.cseq, r.cseq_method.empty() ? r.method : r.cseq_method));
     });
     if (!s.ok()) status_ = s;
@@ -192,8 +275,7 @@ class ResponseCache : public ResponseLookup {
 
   struct Owned {
     RecordId id = 0;
-    std::string text;
-    Record record;
+    Record record;  // owns its values (OwnRecord)
   };
   struct Segment {
     std::size_t index = 0;
@@ -214,26 +296,11 @@ class ResponseCache : public ResponseLookup {
     if (auto* hit = FindRecent(segments_, index)) return hit;
     auto seg = std::make_unique<Segment>();
     seg->index = index;
-    Status s = snapshot_.ReadSegment(snapshot_.time_map()[index].first_id, [&](const StoredRecord& sr) {
-      if (sr.kind != RecordKind::kProtocol || !status_.ok()) return;
-      // Cheap pre-check on the raw text: only responses are kept.
-      if (sr.text.find("response") == std::string_view::npos && sr.text.find("SIP/2.0 ") == std::string_view::npos) {
-        return;
-      }
+    Status s = ForEachResponse(index, [&](const StoredRecord& sr, const Record& r) {
+      if (r.call_id.empty()) return;
       Owned& o = seg->items.emplace_back();
       o.id = sr.id;
-      o.text = std::string(sr.text);
-      StoredRecord copy = sr;
-      copy.text = o.text;
-      Status ps = snapshot_.Parse(copy, &o.record);
-      if (!ps.ok()) {
-        status_ = ps;
-        return;
-      }
-      if (o.record.type != MessageType::kResponse || o.record.call_id.empty()) {
-        seg->items.pop_back();
-        return;
-      }
+      OwnRecord(r, &o.record);
       seg->by_call_id.emplace(o.record.call_id, &o);
     });
     if (!s.ok()) status_ = s;
@@ -242,32 +309,12 @@ class ResponseCache : public ResponseLookup {
   }
 
   const IndexSnapshot& snapshot_;
+  const bool facts_;
   std::vector<std::unique_ptr<Segment>> segments_;  // most recently used first
   std::vector<std::unique_ptr<KeySegment>> key_segments_;  // most recently used first
   Record scratch_;
   Status status_;
 };
-
-Result<std::vector<RecordId>> EvalPostings(const PostingsNode& n, const IndexSnapshot& snap) {
-  if (n.kind == PostingsNode::Kind::kLookup) return snap.Lookup(n.field, n.value);
-  std::vector<RecordId> acc;
-  for (std::size_t i = 0; i < n.children.size(); ++i) {
-    Result<std::vector<RecordId>> ids = EvalPostings(n.children[i], snap);
-    if (!ids.ok()) return ids.status();
-    if (i == 0) {
-      acc = std::move(*ids);
-      continue;
-    }
-    std::vector<RecordId> merged;
-    if (n.kind == PostingsNode::Kind::kUnion) {
-      std::set_union(acc.begin(), acc.end(), ids->begin(), ids->end(), std::back_inserter(merged));
-    } else {
-      std::set_intersection(acc.begin(), acc.end(), ids->begin(), ids->end(), std::back_inserter(merged));
-    }
-    acc = std::move(merged);
-  }
-  return acc;
-}
 
 std::string FormatTimeCell(std::int64_t ms, const BoundField& f) {
   switch (f.bucket) {
@@ -442,7 +489,8 @@ bool RequiredLiterals(const BoundExpr& e, std::vector<std::string>* out) {
 // What one thread keeps while it evaluates records: its own response cache
 // and evaluator, and the record parsed once for every query of a batch.
 struct Worker {
-  explicit Worker(const IndexSnapshot& snap) : responses(snap), evaluator(&responses) {}
+  // `facts`: every query of the pass runs on facts, so responses are read as facts too.
+  Worker(const IndexSnapshot& snap, bool facts) : responses(snap, facts), evaluator(&responses) {}
   ResponseCache responses;
   Evaluator evaluator;
   Record shallow;  // stored columns only
@@ -469,6 +517,7 @@ struct UnitOut {
   std::vector<Row> rows;
   std::uint64_t read = 0;
   std::uint64_t parsed = 0;
+  std::uint64_t facts = 0;
   std::uint64_t matched = 0;
   Status status;
 };
@@ -511,6 +560,12 @@ class Execution {
     for (const BoundField& f : column_fields_) output_needs_parse_ = output_needs_parse_ || !IsStoredField(f);
     if (q_.per_resource) search_needs_parse_ = true;
     Plan plan = MakePlan(q_, snap_, search_needs_parse_ || output_needs_parse_);
+    FactsVerdict facts = DecideFacts(q_, column_fields_, format_);
+    on_facts_ = facts.on_facts && options_.facts;
+    on_tables_ = facts.on_tables && options_.facts;
+    plan.on_facts = on_facts_;
+    plan.on_tables = on_tables_;
+    plan.facts_note = facts.on_facts && !options_.facts ? "facts turned off by the caller" : facts.why_not;
     if (q_.where && search_needs_parse_) {
       // Conjuncts that read stored columns only are checked before parsing.
       auto stored_only = [&](const BoundExpr& e) {
@@ -554,12 +609,22 @@ class Execution {
   const std::vector<RecordId>& ids() const { return ids_; }
   // True once the stages need no more rows (a limit was reached).
   bool Done() const { return head_->Done(); }
+  // True when the records are read as facts (query/planner.h, DecideFacts).
+  bool on_facts() const { return on_facts_; }
+  // True when the records' tables alone answer (no text, no facts): then on_facts() too.
+  bool on_tables() const { return on_tables_; }
 
-  // Evaluates one record on `w`'s thread; its rows go to *out. Thread-safe:
-  // reads only the bound query and the snapshot.
-  void Visit(const StoredRecord& sr, Worker* w, UnitOut* out) const {
+  // Evaluates one record on `w`'s thread; its rows go to *out. `facts` is
+  // the record's facts when the pass read facts, else null (the pass read
+  // text: `sr.text`). Thread-safe: reads only the bound query and the snapshot.
+  void Visit(const StoredRecord& sr, const Record* facts, Worker* w, UnitOut* out) const {
     if (!out->status.ok()) return;
     ++out->read;
+    if (on_facts_ && !on_tables_) {
+      VisitFacts(sr, facts, w, out);
+      return;
+    }
+    // Below: the text path, and the tables path (which reads the stored columns only).
     // The text must hold a required literal: the cheapest test, first.
     if (!literals_.empty()) {
       bool any = false;
@@ -597,8 +662,34 @@ class Execution {
       row.record = r;
       ++out->parsed;
     }
+    Emit(row, sr, w, out);
+  }
+
+  // Take's counterpart for a unit: the matched record's rows.
+  void Emit(const RowInput& row, const StoredRecord& sr, Worker* w, UnitOut* out) const {
     for (int inst : w->instances) EmitRows(row, inst, sr, w, out);
     if (!w->responses.status().ok()) out->status = w->responses.status();
+  }
+
+  // Visit for a query on facts: `facts`, or, when another query of the batch
+  // made the pass read text, the parsed record (a superset of the facts).
+  void VisitFacts(const StoredRecord& sr, const Record* facts, Worker* w, UnitOut* out) const {
+    if (facts == nullptr) {
+      facts = w->Parse(snap_, sr);
+      if (facts == nullptr) {
+        out->status = w->parse_status;
+        return;
+      }
+      ++out->parsed;
+    } else {
+      ++out->facts;
+    }
+    const storage::Manifest& m = snap_.manifest();
+    std::string_view file = sr.file_id < m.files.size() ? std::string_view(m.files[sr.file_id].name) : "";
+    RowInput row{facts, file, sr.server};
+    if (!w->evaluator.Match(q_, row, &w->instances)) return;
+    ++out->matched;
+    Emit(row, sr, w, out);
   }
 
   // Pushes one unit's rows into the stages (calling thread only).
@@ -606,6 +697,7 @@ class Execution {
     SIPDEX_RETURN_IF_ERROR(u.status);
     stats_.records_read += u.read;
     stats_.records_parsed += u.parsed;
+    stats_.records_facts_read += u.facts;
     stats_.records_matched += u.matched;
     for (Row& r : u.rows) {
       if (head_->Done()) break;
@@ -867,6 +959,8 @@ class Execution {
   RowSink* head_ = nullptr;
   bool search_needs_parse_ = true;
   bool output_needs_parse_ = true;
+  bool on_facts_ = false;
+  bool on_tables_ = false;
   std::vector<const BoundExpr*> cheap_;  // stored-only conjuncts, tried before parsing
   std::vector<std::string> literals_;    // the text must hold one of these (empty: no test), tried first
   bool finished_ = false;
@@ -942,7 +1036,13 @@ std::vector<UnitOut> RunUnit(const IndexSnapshot& snap, const Unit& u, const std
   std::vector<std::size_t> cursor(u.parts.size());
   for (std::size_t i = 0; i < u.parts.size(); ++i) cursor[i] = u.parts[i].begin;
   Status stop;
-  auto visit = [&](const StoredRecord& sr) {
+  // The facts of the records when every query of the unit runs on facts, else their text.
+  bool facts = true, tables = true;
+  for (const Unit::Part& p : u.parts) {
+    facts = facts && queries[p.query]->on_facts();
+    tables = tables && queries[p.query]->on_tables();
+  }
+  auto visit = [&](const StoredRecord& sr, const Record* record) {
     if (!stop.ok()) return;
     if ((++w->visits & 255) == 0 && std::chrono::steady_clock::now() > options.deadline) {
       stop = Status::Aborted(TimeoutMessage(options.timeout));
@@ -956,11 +1056,25 @@ std::vector<UnitOut> RunUnit(const IndexSnapshot& snap, const Unit& u, const std
         ++cursor[i];
       }
       if (done[p.query]) continue;
-      queries[p.query]->Visit(sr, w, &outs[p.query]);
+      queries[p.query]->Visit(sr, record, w, &outs[p.query]);
     }
   };
   const storage::SegmentInfo& seg = snap.time_map()[u.segment];
-  Status s = u.whole ? snap.ReadSegment(seg.first_id, visit) : snap.ReadRecords(u.ids, visit);
+  Status s;
+  if (tables) {
+    std::vector<RecordId> all;
+    if (u.whole) {
+      all.resize(seg.count);
+      for (std::uint32_t i = 0; i < seg.count; ++i) all[i] = seg.first_id + i;
+    }
+    s = snap.ReadRecordTables(u.whole ? all : u.ids, [&](const StoredRecord& sr) { visit(sr, nullptr); });
+  } else if (facts) {
+    auto fn = [&](const StoredRecord& sr, const Record& r) { visit(sr, &r); };
+    s = u.whole ? snap.ReadSegmentFacts(seg.first_id, fn) : snap.ReadFacts(u.ids, fn);
+  } else {
+    auto fn = [&](const StoredRecord& sr) { visit(sr, nullptr); };
+    s = u.whole ? snap.ReadSegment(seg.first_id, fn) : snap.ReadRecords(u.ids, fn);
+  }
   if (s.ok()) s = stop;
   *status = s;
   w->has_parsed = false;  // the parsed record points into text that is gone
@@ -973,6 +1087,7 @@ Status RunPass(const IndexSnapshot& snap, const std::vector<Execution*>& queries
   if (std::chrono::steady_clock::now() > options.deadline) return Status::Aborted(TimeoutMessage(options.timeout));
   std::vector<Unit> units = MakeUnits(snap, queries);
   std::vector<char> done(queries.size(), 0);
+  const bool facts = std::all_of(queries.begin(), queries.end(), [](const Execution* e) { return e->on_facts(); });
   auto take = [&](std::vector<UnitOut>& outs) -> Status {
     for (std::size_t q = 0; q < queries.size(); ++q) {
       if (done[q]) continue;
@@ -984,7 +1099,7 @@ Status RunPass(const IndexSnapshot& snap, const std::vector<Execution*>& queries
   const std::size_t threads =
       std::min<std::size_t>(static_cast<std::size_t>(std::max(options.threads, 1)), units.size());
   if (threads <= 1) {
-    Worker w(snap);
+    Worker w(snap, facts);
     for (const Unit& u : units) {
       if (std::all_of(done.begin(), done.end(), [](char d) { return d != 0; })) break;
       if (std::chrono::steady_clock::now() > options.deadline) return Status::Aborted(TimeoutMessage(options.timeout));
@@ -1011,7 +1126,7 @@ Status RunPass(const IndexSnapshot& snap, const std::vector<Execution*>& queries
   bool stop = false;
   std::vector<char> done_shared = done;  // guarded by mu; copied by workers per unit
   auto work = [&] {
-    Worker w(snap);
+    Worker w(snap, facts);
     for (;;) {
       std::size_t k;
       std::vector<char> done_now;

@@ -41,6 +41,10 @@ struct QueryOptions {
   // independent; rows still reach the stages in id order). 1 runs everything
   // on the calling thread. Default 2 (the machines this runs on have 2+ cores).
   int threads = 2;
+  // Read records' facts (storage/facts.h: typed fields, no text decoded,
+  // nothing parsed) when the plan allows it (query/planner.h, DecideFacts).
+  // false forces the text path (tests compare both). Default true.
+  bool facts = true;
 };
 
 // The message of a query stopped by QueryOptions::deadline:
@@ -52,6 +56,7 @@ struct QueryStats {
   std::uint64_t records_read = 0;  // records decoded from segments
   std::uint64_t records_tables_read = 0;  // records whose time alone was read (segment tables, no text)
   std::uint64_t records_parsed = 0;
+  std::uint64_t records_facts_read = 0;  // records read as facts (no text decoded, nothing parsed)
   std::uint64_t records_matched = 0;  // records the search matched
   std::uint64_t rows = 0;             // rows the search produced (instances count separately)
   std::uint64_t rows_written = 0;     // rows the output printed

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "storage/facts.h"
+
 namespace sipdex::query {
 namespace {
 
@@ -25,6 +27,19 @@ bool IsWeakField(FieldId id) {
   }
 }
 
+// Integer code fields: few distinct values (`FIELD exists` drives on them).
+bool IsCodeField(FieldId id) {
+  switch (id) {
+    case FieldId::kStatus:
+    case FieldId::kDiag:
+    case FieldId::kResourceStatus:
+    case FieldId::kResourceDiag:
+      return true;
+    default:
+      return false;
+  }
+}
+
 struct Driver {
   PostingsNode node;
   bool weak = false;
@@ -35,6 +50,12 @@ std::optional<Driver> DriverOf(const BoundExpr& e) {
     case BoundExpr::Kind::kCompare: {
       if (e.field.source != FieldSource::kRecord || e.field.info == nullptr || !e.field.info->indexed) {
         return std::nullopt;
+      }
+      if (e.op == Op::kExists && IsCodeField(e.field.info->id) && !storage::IsHashedField(e.field.info->id)) {
+        Driver d;
+        d.node.kind = PostingsNode::Kind::kExists;
+        d.node.field = e.field.info->id;
+        return d;
       }
       if (e.op != Op::kEq && e.op != Op::kIn) return std::nullopt;
       Driver d;
@@ -89,12 +110,104 @@ std::optional<Driver> DriverOf(const BoundExpr& e) {
   return std::nullopt;
 }
 
+// The name of a field `f` reads that facts do not hold, or "" when facts do.
+std::string NonFactField(const BoundField& f) {
+  switch (f.source) {
+    case FieldSource::kRecord:
+    case FieldSource::kResponse:
+      if (f.info == nullptr) return f.name;
+      return storage::IsFactField(f.info->id) ? "" : f.name;
+    case FieldSource::kHeader:
+      return f.name;
+    case FieldSource::kResponseExists:  // pairs on call_id, cseq, cseq method, status, type: facts
+    case FieldSource::kBucket:          // the record time
+    case FieldSource::kCount:           // columns of earlier stages
+    case FieldSource::kColumn:
+      return "";
+  }
+  return f.name;
+}
+
+// Whether the segments' record tables hold `f` (StoredRecord without text).
+bool IsTableField(const BoundField& f) {
+  if (f.source == FieldSource::kBucket || f.source == FieldSource::kCount || f.source == FieldSource::kColumn) {
+    return true;
+  }
+  if (f.source != FieldSource::kRecord || f.info == nullptr) return false;
+  switch (f.info->id) {
+    case FieldId::kTime:
+    case FieldId::kServer:
+    case FieldId::kFile:
+    case FieldId::kKind:
+    case FieldId::kMalformed:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool AllTableFields(const BoundExpr& e) {
+  if (e.kind == BoundExpr::Kind::kTimeRange) return true;
+  if (e.kind == BoundExpr::Kind::kCompare) return IsTableField(e.field);
+  for (const auto& c : e.children) {
+    if (!AllTableFields(*c)) return false;
+  }
+  return true;
+}
+
+std::string NonFactField(const BoundExpr& e) {
+  if (e.kind == BoundExpr::Kind::kTimeRange) return "";
+  if (e.kind == BoundExpr::Kind::kCompare) return NonFactField(e.field);
+  for (const auto& c : e.children) {
+    std::string n = NonFactField(*c);
+    if (!n.empty()) return n;
+  }
+  return "";
+}
+
 }  // namespace
+
+FactsVerdict DecideFacts(const BoundQuery& q, const std::vector<BoundField>& columns, OutputFormat format) {
+  FactsVerdict v;
+  if (q.sequence) {
+    v.why_not = "reads text: a sequence";
+    return v;
+  }
+  if (format == OutputFormat::kRaw) {
+    v.why_not = "reads text: --format raw prints the record text";
+    return v;
+  }
+  std::string field;
+  if (q.where) field = NonFactField(*q.where);
+  for (const BoundStage& s : q.stages) {
+    for (const BoundField& f : s.fields) {
+      if (field.empty()) field = NonFactField(f);
+    }
+    if (s.has_distinct && field.empty()) field = NonFactField(s.distinct);
+  }
+  for (const BoundField& f : columns) {
+    if (field.empty()) field = NonFactField(f);
+  }
+  if (!field.empty()) {
+    v.why_not = "reads text: field " + field;
+    return v;
+  }
+  v.on_facts = true;
+  v.on_tables = !q.per_resource && (!q.where || AllTableFields(*q.where));
+  for (const BoundStage& s : q.stages) {
+    for (const BoundField& f : s.fields) v.on_tables = v.on_tables && IsTableField(f);
+    if (s.has_distinct) v.on_tables = v.on_tables && IsTableField(s.distinct);
+  }
+  for (const BoundField& f : columns) v.on_tables = v.on_tables && IsTableField(f);
+  return v;
+}
 
 std::string PostingsNode::ToString() const {
   switch (kind) {
     case Kind::kLookup:
       return std::string(GetField(field).name) + " = \"" + value + "\"";
+    case Kind::kExists:
+      return std::string(GetField(field).name) + " exists";
     case Kind::kUnion:
     case Kind::kIntersect: {
       std::string out = kind == Kind::kUnion ? "union(" : "intersect(";
@@ -163,6 +276,42 @@ void TimeBounds(const BoundExpr& e, TimeMs* from, TimeMs* to) {
     case BoundExpr::Kind::kNot:
       return;
   }
+}
+
+Result<std::vector<storage::RecordId>> EvalPostings(const PostingsNode& n, const storage::IndexSnapshot& snap) {
+  using storage::RecordId;
+  if (n.kind == PostingsNode::Kind::kLookup) return snap.Lookup(n.field, n.value);
+  if (n.kind == PostingsNode::Kind::kExists) {
+    std::vector<std::string> values;
+    SIPDEX_RETURN_IF_ERROR(
+        snap.ListValues(n.field, [&](std::string_view v, std::uint64_t) { values.emplace_back(v); }));
+    PostingsNode u;
+    u.kind = PostingsNode::Kind::kUnion;
+    for (std::string& v : values) {
+      PostingsNode l;
+      l.field = n.field;
+      l.value = std::move(v);
+      u.children.push_back(std::move(l));
+    }
+    return EvalPostings(u, snap);
+  }
+  std::vector<RecordId> acc;
+  for (std::size_t i = 0; i < n.children.size(); ++i) {
+    Result<std::vector<RecordId>> ids = EvalPostings(n.children[i], snap);
+    if (!ids.ok()) return ids.status();
+    if (i == 0) {
+      acc = std::move(*ids);
+      continue;
+    }
+    std::vector<RecordId> merged;
+    if (n.kind == PostingsNode::Kind::kUnion) {
+      std::set_union(acc.begin(), acc.end(), ids->begin(), ids->end(), std::back_inserter(merged));
+    } else {
+      std::set_intersection(acc.begin(), acc.end(), ids->begin(), ids->end(), std::back_inserter(merged));
+    }
+    acc = std::move(merged);
+  }
+  return acc;
 }
 
 std::optional<PostingsNode> ChooseDriver(const BoundExpr& e) {
@@ -238,8 +387,15 @@ std::string Plan::ToString() const {
          std::to_string(segment_records) + " of " + std::to_string(total_records) + " records); " +
          std::to_string(total_segments - segments.size()) + " pruned by time\n";
   out += driver ? "reads: only the candidate records of those segments\n" : "reads: every record of those segments\n";
-  out += needs_parse ? "parse: each candidate record is parsed\n"
-                     : "parse: not needed (the search reads stored columns only)\n";
+  if (on_tables) {
+    out += "records: record tables only (time, server, file, kind, malformed: no text or facts decoded)\n";
+  } else if (on_facts) {
+    out += "records: facts (typed columns, no text decoded, nothing parsed)\n";
+  } else {
+    out += "records: text (" + (facts_note.empty() ? std::string("facts not used") : facts_note) + ")\n";
+    out += needs_parse ? "parse: each candidate record is parsed\n"
+                       : "parse: not needed (the search reads stored columns only)\n";
+  }
   if (uses_response) out += "responses: paired by call_id postings (Call-ID + CSeq number + method)\n";
   for (const std::string& s : stages) out += "stage: " + s + "\n";
   return out;

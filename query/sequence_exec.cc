@@ -106,27 +106,6 @@ OutCell ToCell(const BoundField& f, const CellValue& v) {
   return OutCell::Number(v.number);
 }
 
-Result<std::vector<RecordId>> EvalPostings(const PostingsNode& n, const IndexSnapshot& snap) {
-  if (n.kind == PostingsNode::Kind::kLookup) return snap.Lookup(n.field, n.value);
-  std::vector<RecordId> acc;
-  for (std::size_t i = 0; i < n.children.size(); ++i) {
-    Result<std::vector<RecordId>> ids = EvalPostings(n.children[i], snap);
-    if (!ids.ok()) return ids.status();
-    if (i == 0) {
-      acc = std::move(*ids);
-      continue;
-    }
-    std::vector<RecordId> merged;
-    if (n.kind == PostingsNode::Kind::kUnion) {
-      std::set_union(acc.begin(), acc.end(), ids->begin(), ids->end(), std::back_inserter(merged));
-    } else {
-      std::set_intersection(acc.begin(), acc.end(), ids->begin(), ids->end(), std::back_inserter(merged));
-    }
-    acc = std::move(merged);
-  }
-  return acc;
-}
-
 // Computes produce(k) for k = 0, 1, ... n - 1 on `threads` threads (each
 // with its own State from make_state), at most `depth` items ahead of the
 // consumer, which takes them in order with Take. With threads == 0, Take

@@ -58,6 +58,7 @@ class QueryCache {
     options_.format = query::OutputFormat::kJsonl;
     options_.deadline = options.deadline;
     options_.timeout = options.timeout;
+    options_.facts = options.facts;
   }
 
   // Runs the queries of `texts` not run yet, in one batch.

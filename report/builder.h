@@ -28,6 +28,9 @@ struct ReportOptions {
   // limit as given, for the message. Default: no limit.
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
   DurationMs timeout = 0;
+  // Run the queries on records' facts where they allow it (query::QueryOptions::facts);
+  // false forces the text path (tests compare both). Default true.
+  bool facts = true;
 };
 
 // How trusted applications are recognised when --apps is not given.
