@@ -47,8 +47,9 @@ int RunStats(const std::string& index_arg, bool by_field) {
   auto space = snap.Space(by_field);
   fmt::print("raw:       {}\n", Mb(m.raw_bytes));
   if (space.ok()) {
-    fmt::print("stored:    {} on disk: segments {}, postings {}, other {}\n", Mb(space->directory_bytes),
-               Mb(space->segment_bytes), Mb(space->postings_bytes), Mb(space->other_bytes));
+    fmt::print("stored:    {} on disk: segments {} (of which facts {}), postings {}, other {}\n",
+               Mb(space->directory_bytes), Mb(space->segment_bytes), Mb(space->facts_bytes),
+               Mb(space->postings_bytes), Mb(space->other_bytes));
     if (space->directory_bytes > 0) {
       fmt::print("ratio:     {:.2f}x (raw / index directory)\n",
                  static_cast<double>(m.raw_bytes) / static_cast<double>(space->directory_bytes));

@@ -27,6 +27,7 @@
 #include <unordered_map>
 
 #include "storage/coding.h"
+#include "storage/facts.h"
 #include "storage/postings.h"
 #include "storage/segment.h"
 
@@ -368,6 +369,10 @@ class SnapshotImpl final : public IndexSnapshot {
   Status ExportFile(std::uint32_t file_id, const std::function<Status(std::string_view)>& fn) const override;
   Status Verify(std::vector<std::string>* problems) const override;
   Result<SpaceUsage> Space(bool by_field) const override;
+  Status ReadFacts(std::span<const RecordId> ids,
+                   const std::function<void(const StoredRecord&, const Record&)>& fn) const override;
+  Status ReadSegmentFacts(RecordId first_id,
+                          const std::function<void(const StoredRecord&, const Record&)>& fn) const override;
 
   // Per data file, the end of its last committed segment.
   std::map<std::uint32_t, std::uint64_t> DataEnds() const {
@@ -388,6 +393,18 @@ class SnapshotImpl final : public IndexSnapshot {
     std::vector<StoredRecord> records;  // text views into data.text
   };
   Status LoadSegment(std::size_t index, Loaded* out) const;
+  // A segment's table and facts, read from a prefix of its payload.
+  struct LoadedFacts {
+    SegmentDecoder decoder;
+    FactsDecoder facts;
+    std::string head;
+    SegmentData table;
+    Record record;
+    bool has_facts = false;  // false: a codec without facts (the records must be parsed)
+  };
+  // Reads segment `index`'s table and facts into *out: one read of the
+  // payload's prefix (two when the facts end past the first guess), no text.
+  Status LoadFacts(std::size_t index, LoadedFacts* out) const;
   // Index into time_map_ of the segment holding id; npos when none.
   std::size_t SegmentOf(RecordId id) const;
   // "segment 123 (records 123..456 of night1/fe01.log, bytes 0..8388608; seg-000001.dat at 0, 612345 bytes)"
@@ -731,6 +748,99 @@ Status SnapshotImpl::ReadSegment(RecordId first_id, const std::function<void(con
   return Status::Ok();
 }
 
+Status SnapshotImpl::LoadFacts(std::size_t index, LoadedFacts* out) const {
+  const SegmentInfo& info = time_map_[index];
+  const SegLoc& loc = locs_[index];
+  // Header, table and facts sit at the payload's start: a first guess of the
+  // prefix holds them for most segments (meta and facts are ~10% of it).
+  std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(info.stored_bytes, 192u << 10));
+  std::string_view facts;
+  for (;;) {
+    SIPDEX_RETURN_IF_ERROR(
+        index_->data_files()->Read(loc.data_file, loc.data_offset, want, &out->head, DescribeSegment(index)));
+    std::size_t needed = 0;
+    Status s = out->decoder.DecodeFacts(out->head, info.stored_bytes, &out->table, &facts, &needed);
+    if (!s.ok()) return Status::Corruption(DescribeSegment(index) + ": " + s.message());
+    if (needed == 0) break;
+    want = needed;
+  }
+  if (out->table.records.size() != info.count) {
+    return Status::Corruption(DescribeSegment(index) + ": record count differs from the time map");
+  }
+  const bool templates =
+      out->head.size() > 4 && static_cast<std::uint8_t>(out->head[4]) == static_cast<std::uint8_t>(TextCodec::kTemplates);
+  out->has_facts = !facts.empty();
+  if (!out->has_facts) {
+    if (templates) return Status::Corruption(DescribeSegment(index) + ": the segment has no facts");
+    return Status::Ok();
+  }
+  Status s = out->facts.Reset(facts, info.count);
+  if (!s.ok()) return Status::Corruption(DescribeSegment(index) + ": " + s.message());
+  return Status::Ok();
+}
+
+Status SnapshotImpl::ReadFacts(std::span<const RecordId> ids,
+                               const std::function<void(const StoredRecord&, const Record&)>& fn) const {
+  Pooled<LoadedFacts> b;  // fn may read facts itself
+  b->record.Clear();
+  std::size_t k = 0;
+  while (k < ids.size()) {
+    std::size_t seg = SegmentOf(ids[k]);
+    if (seg == std::string::npos) return Status::NotFound("record " + std::to_string(ids[k]) + " is not in the index");
+    const SegmentInfo& info = time_map_[seg];
+    std::size_t end = k;
+    while (end < ids.size() && ids[end] >= info.first_id && ids[end] < info.first_id + info.count) ++end;
+    SIPDEX_RETURN_IF_ERROR(LoadFacts(seg, b.get()));
+    if (!b->has_facts) {
+      SIPDEX_RETURN_IF_ERROR(IndexSnapshot::ReadFacts(ids.subspan(k, end - k), fn));
+      k = end;
+      continue;
+    }
+    Record& rec = b->record;
+    for (; k < end; ++k) {
+      const auto ord = static_cast<std::uint32_t>(ids[k] - info.first_id);
+      const SegmentRecordMeta& m = b->table.records[ord];
+      StoredRecord r;
+      r.id = ids[k];
+      FillFromTable(info, b->table, m, &r);
+      rec.kind = m.kind;
+      rec.malformed = m.malformed;
+      rec.time = m.time;
+      rec.has_time = m.has_time;
+      b->facts.Fill(ord, &rec);
+      fn(r, rec);
+    }
+  }
+  return Status::Ok();
+}
+
+Status SnapshotImpl::ReadSegmentFacts(RecordId first_id,
+                                      const std::function<void(const StoredRecord&, const Record&)>& fn) const {
+  std::size_t seg = SegmentOf(first_id);
+  if (seg == std::string::npos || time_map_[seg].first_id != first_id) {
+    return Status::NotFound("no segment starts at record " + std::to_string(first_id));
+  }
+  Pooled<LoadedFacts> b;
+  SIPDEX_RETURN_IF_ERROR(LoadFacts(seg, b.get()));
+  if (!b->has_facts) return IndexSnapshot::ReadSegmentFacts(first_id, fn);
+  const SegmentInfo& info = time_map_[seg];
+  Record& rec = b->record;
+  rec.Clear();
+  for (std::uint32_t i = 0; i < info.count; ++i) {
+    const SegmentRecordMeta& m = b->table.records[i];
+    StoredRecord r;
+    r.id = first_id + i;
+    FillFromTable(info, b->table, m, &r);
+    rec.kind = m.kind;
+    rec.malformed = m.malformed;
+    rec.time = m.time;
+    rec.has_time = m.has_time;
+    b->facts.Fill(i, &rec);
+    fn(r, rec);
+  }
+  return Status::Ok();
+}
+
 Status SnapshotImpl::SearchSegment(RecordId first_id, std::span<const std::string> literals,
                                    const std::function<bool(const StoredRecord&)>& want,
                                    const std::function<void(const StoredRecord&)>& fn) const {
@@ -891,6 +1001,7 @@ Status SnapshotImpl::Verify(std::vector<std::string>* problems) const {
   // Segments: each reads, its checksum matches, it decodes, and counts and
   // offsets agree with the manifest; the files' parts are covered exactly.
   Loaded loaded;
+  LoadedFacts verify_facts;
   RecordId expect_id = 0;
   std::vector<std::uint64_t> file_end(manifest_.files.size(), 0);
   for (std::size_t i = 0; i < time_map_.size(); ++i) {
@@ -912,6 +1023,17 @@ Status SnapshotImpl::Verify(std::vector<std::string>* problems) const {
     if (loaded.data.text.size() != info.raw_bytes || loaded.data.start_offset != locs_[i].start_offset) {
       problems->push_back(DescribeSegment(i) + ": its bytes differ from the time map");
     }
+    // The facts: their own checksum, their frame, one row per record.
+    std::size_t needed = 0;
+    std::string_view facts;
+    s = verify_facts.decoder.DecodeFacts(loaded.payload, loaded.payload.size(), &verify_facts.table, &facts,
+                                         &needed);
+    if (s.ok() && facts.empty() && loaded.payload.size() > 4 &&
+        static_cast<std::uint8_t>(loaded.payload[4]) == static_cast<std::uint8_t>(TextCodec::kTemplates)) {
+      s = Status::Corruption("the segment has no facts");
+    }
+    if (s.ok() && !facts.empty()) s = verify_facts.facts.Reset(facts, info.count);
+    if (!s.ok()) problems->push_back(DescribeSegment(i) + ": " + s.message());
   }
   if (expect_id != manifest_.record_count) {
     problems->push_back("time map: segments end at record " + std::to_string(expect_id) + ", the manifest has " +
@@ -1040,6 +1162,26 @@ Result<SpaceUsage> SnapshotImpl::Space(bool by_field) const {
   u.other_bytes = u.directory_bytes > u.segment_bytes + u.postings_bytes
                       ? u.directory_bytes - u.segment_bytes - u.postings_bytes
                       : 0;
+  // The facts sections: a small read of each payload's head (two when its
+  // table frame is larger than the first guess).
+  std::string head;
+  for (std::size_t i = 0; i < time_map_.size(); ++i) {
+    const std::uint64_t stored = time_map_[i].stored_bytes;
+    std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(stored, 4096));
+    for (;;) {
+      SIPDEX_RETURN_IF_ERROR(
+          index_->data_files()->Read(locs_[i].data_file, locs_[i].data_offset, want, &head, DescribeSegment(i)));
+      std::uint64_t frame = 0;
+      std::size_t needed = 0;
+      Status s = FactsFrameSize(head, stored, &frame, &needed);
+      if (!s.ok()) return Status::Corruption(DescribeSegment(i) + ": " + s.message());
+      if (needed == 0) {
+        u.facts_bytes += frame;
+        break;
+      }
+      want = needed;
+    }
+  }
   if (!by_field) return u;
   std::vector<SpaceUsage::FieldPostings> fields(static_cast<std::size_t>(FieldId::kCount_));
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro_, index_->postings()));
@@ -1697,6 +1839,7 @@ struct SegmentBuilder::Rep {
   SegmentData data;
   std::unordered_map<std::string, std::uint32_t> server_ids;
   PostingCollector postings;  // each (field, value) once per record
+  FactsEncoder facts;         // the facts columns (kTemplates payloads only)
   EncodedSegment seg;
   std::uint64_t offset_delta = 0;
   std::uint32_t line_delta = 0;
@@ -1744,6 +1887,7 @@ void SegmentBuilder::Add(const Record& r, std::string_view server) {
   }
   p.postings.SetRecord(ordinal);
   ExtractPostings(r, server, p.file_name, &p.postings);
+  if (p.options.columns) p.facts.Add(r);
 }
 
 void SegmentBuilder::Rebase(std::uint64_t offset_delta, std::uint32_t line_delta) {
@@ -1761,6 +1905,8 @@ EncodedSegment SegmentBuilder::Finish() {
   EncodedSegment seg = std::move(p.seg);
   seg.count = static_cast<std::uint32_t>(p.data.records.size());
   seg.raw_bytes = p.data.text.size();
+  p.data.facts.clear();
+  if (p.options.columns) p.facts.Finish(&p.data.facts);
   seg.payload = EncodeSegment(p.data, p.options.columns ? TextCodec::kTemplates : TextCodec::kPlain, p.options.level);
   seg.postings = p.postings.Finish();
   p.data.text.clear();

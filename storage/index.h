@@ -45,7 +45,7 @@ namespace sipdex::storage {
 
 using RecordId = std::uint64_t;
 
-inline constexpr int kFormatVersion = 2;
+inline constexpr int kFormatVersion = 3;
 
 // Parses a record's exact text into *out (the indexer's parser, handed in by
 // the caller, since storage must not depend on indexer/). `kind` and
@@ -136,6 +136,7 @@ struct Manifest {
 struct SpaceUsage {
   std::uint64_t directory_bytes = 0;  // everything under the index directory
   std::uint64_t segment_bytes = 0;    // compressed record payloads
+  std::uint64_t facts_bytes = 0;      // of segment_bytes: the payloads' compressed facts sections
   std::uint64_t postings_bytes = 0;   // postings column family (SST sizes)
   std::uint64_t other_bytes = 0;      // manifest, time map, WAL, metadata
   // Per indexed field: (field name, keys, uncompressed bytes of keys and

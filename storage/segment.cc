@@ -78,6 +78,25 @@ std::string Compress(std::string_view in, int level) {
   return out;
 }
 
+// The zstd level of the facts section (small next to the text, read by every
+// facts query).
+constexpr int kFactsLevel = 9;
+
+// Appends facts_section := fixed64be(XXH3-64 of facts_frame) varint(facts_size)
+// lenpref(facts_frame); no facts: an empty frame and size 0.
+void PutFactsSection(std::string_view facts, std::string* out) {
+  std::string frame;
+  if (!facts.empty()) CompressAppend(facts, kFactsLevel, &frame);
+  PutFixed64BE(out, Hash64(frame));
+  PutVarint64(out, facts.size());
+  PutLengthPrefixed(out, frame);
+}
+
+// Reads a facts section from the front of *in (checksum, raw size, frame).
+bool GetFactsSection(std::string_view* in, std::uint64_t* checksum, std::uint64_t* size, std::string_view* frame) {
+  return GetFixed64BE(in, checksum) && GetVarint64(in, size) && GetLengthPrefixed(in, frame);
+}
+
 
 }  // namespace
 
@@ -345,6 +364,7 @@ std::string EncodeTemplates(const SegmentData& data, int level, std::size_t chun
   // gets a higher level.
   CompressAppend(body, std::max(level, 7), &meta_frame);
   PutLengthPrefixed(&out, meta_frame);
+  PutFactsSection(data.facts, &out);
   PutVarint64(&out, nchunks);
   out.append(dir);
   out.append(frames);
@@ -423,6 +443,7 @@ struct SegmentDecoder::Rep {
   ScratchBuffer meta;         // decompressed meta section
   ScratchBuffer chunk_body;   // decompressed chunk body
   ScratchBuffer chunk_text;   // a chunk's text (point reads)
+  ScratchBuffer facts;        // decompressed facts section
   std::vector<std::string_view> names;
   std::vector<ChunkEntry> entries;
   SegmentData all;            // the whole table (point reads)
@@ -440,10 +461,10 @@ Status SegmentDecoder::Rep::ParseTemplates(std::string_view payload, SegmentData
   std::uint64_t checksum = 0;
   if (!GetFixed64BE(&payload, &checksum)) return bad("cut short");
   if (Hash64(payload) != checksum) return bad("checksum mismatch");
-  std::uint64_t meta_size = 0, nchunks = 0;
-  std::string_view meta_frame;
+  std::uint64_t meta_size = 0, nchunks = 0, facts_checksum = 0, facts_size = 0;
+  std::string_view meta_frame, facts_frame;
   if (!GetVarint64(&payload, &meta_size) || !GetLengthPrefixed(&payload, &meta_frame) ||
-      !GetVarint64(&payload, &nchunks)) {
+      !GetFactsSection(&payload, &facts_checksum, &facts_size, &facts_frame) || !GetVarint64(&payload, &nchunks)) {
     return bad("cut short");
   }
   if (meta_size > kMaxRawSize || nchunks > payload.size()) return bad("impossible sizes");
@@ -849,6 +870,89 @@ Status SegmentDecoder::DecodeTable(std::string_view head, std::uint64_t payload_
   std::uint64_t total = 0;
   SIPDEX_RETURN_IF_ERROR(ParseHeaderTable(&in, out, &total));
   out->text.clear();
+  return Status::Ok();
+}
+
+Status SegmentDecoder::DecodeFacts(std::string_view head, std::uint64_t payload_size, SegmentData* out,
+                                   std::string_view* facts, std::size_t* needed) {
+  auto bad = [](std::string_view what) { return Status::Corruption("segment: facts: " + std::string(what)); };
+  *facts = std::string_view();
+  SIPDEX_RETURN_IF_ERROR(DecodeTable(head, payload_size, out, needed));
+  if (*needed != 0) return Status::Ok();
+  std::string_view p = head;
+  std::uint8_t codec = 0;
+  SIPDEX_RETURN_IF_ERROR(ReadPayloadCodec(&p, &codec));
+  if (codec != static_cast<std::uint8_t>(TextCodec::kTemplates)) return Status::Ok();  // no facts
+  // DecodeTable read these already: they parse.
+  std::uint64_t checksum = 0, meta_size = 0;
+  std::string_view meta_frame;
+  GetFixed64BE(&p, &checksum);
+  GetVarint64(&p, &meta_size);
+  GetLengthPrefixed(&p, &meta_frame);
+  const bool whole = head.size() == payload_size;
+  std::string_view section = p;
+  std::uint64_t facts_checksum = 0, facts_size = 0;
+  std::string_view frame;
+  if (!GetFactsSection(&section, &facts_checksum, &facts_size, &frame)) {
+    if (whole) return bad("cut short");
+    // Room for the checksum and the two sizes; the frame's length is known then.
+    const std::uint64_t at = head.size() - p.size();
+    std::uint64_t want = at + 28;
+    std::string_view q = p;
+    std::uint64_t size = 0, frame_size = 0;
+    if (q.size() >= 8) {
+      q.remove_prefix(8);
+      if (GetVarint64(&q, &size) && GetVarint64(&q, &frame_size)) want = head.size() - q.size() + frame_size;
+    }
+    *needed = static_cast<std::size_t>(
+        std::min<std::uint64_t>(std::max<std::uint64_t>(want, head.size() + 1), payload_size));
+    return Status::Ok();
+  }
+  if (Hash64(frame) != facts_checksum) return bad("checksum mismatch");
+  if (facts_size > kMaxRawSize) return bad("impossible size");
+  if (facts_size == 0) {
+    if (!frame.empty()) return bad("a frame without a size");
+    return Status::Ok();
+  }
+  char* f = Reserve(&rep_->facts, static_cast<std::size_t>(facts_size));
+  SIPDEX_RETURN_IF_ERROR(DecompressTo(frame, f, static_cast<std::size_t>(facts_size)));
+  *facts = std::string_view(f, static_cast<std::size_t>(facts_size));
+  return Status::Ok();
+}
+
+Status FactsFrameSize(std::string_view head, std::uint64_t payload_size, std::uint64_t* frame_bytes,
+                      std::size_t* needed) {
+  *frame_bytes = 0;
+  *needed = 0;
+  if (head.size() > payload_size) return Status::InvalidArgument("segment: head longer than the payload");
+  const bool whole = head.size() == payload_size;
+  std::string_view p = head;
+  std::uint8_t codec = 0;
+  if (p.size() < kMagic.size() + 1 && !whole) {
+    *needed = static_cast<std::size_t>(std::min<std::uint64_t>(4096, payload_size));
+    return Status::Ok();
+  }
+  SIPDEX_RETURN_IF_ERROR(ReadPayloadCodec(&p, &codec));
+  if (codec != static_cast<std::uint8_t>(TextCodec::kTemplates)) return Status::Ok();
+  std::uint64_t checksum = 0, meta_size = 0, frame_size = 0, facts_checksum = 0, facts_size = 0, facts_frame = 0;
+  if (!GetFixed64BE(&p, &checksum) || !GetVarint64(&p, &meta_size) || !GetVarint64(&p, &frame_size)) {
+    if (whole) return Status::Corruption("segment: cut short");
+    *needed = static_cast<std::size_t>(std::min<std::uint64_t>(std::max<std::size_t>(4096, head.size() + 1), payload_size));
+    return Status::Ok();
+  }
+  const std::uint64_t at = head.size() - p.size();  // the meta frame
+  if (frame_size > payload_size - at) return Status::Corruption("segment: cut short");
+  // The facts section header takes at most 28 bytes (fixed64, two varints).
+  const std::uint64_t want = std::min<std::uint64_t>(at + frame_size + 28, payload_size);
+  if (head.size() < want) {
+    *needed = static_cast<std::size_t>(want);
+    return Status::Ok();
+  }
+  p.remove_prefix(static_cast<std::size_t>(frame_size));
+  if (!GetFixed64BE(&p, &facts_checksum) || !GetVarint64(&p, &facts_size) || !GetVarint64(&p, &facts_frame)) {
+    return Status::Corruption("segment: facts cut short");
+  }
+  *frame_bytes = facts_frame;
   return Status::Ok();
 }
 

@@ -44,6 +44,10 @@ struct SegmentData {
   std::vector<std::string> servers;
   std::uint64_t start_offset = 0;          // file offset of text[0]
   std::uint32_t start_line = 1;            // 1-based line of text[0]
+  // The records' encoded facts (storage/facts.h, FactsEncoder::Finish), stored
+  // by kTemplates payloads in a section of their own; empty: none. Decoders
+  // leave it alone (SegmentDecoder::DecodeFacts reads it).
+  std::string facts;
 };
 
 // Encodes `data` into a self-checking payload. `level` is the zstd level;
@@ -146,10 +150,27 @@ class SegmentDecoder {
   // Corruption on bad bytes; never reads out of bounds.
   Status DecodeTable(std::string_view head, std::uint64_t payload_size, SegmentData* out, std::size_t* needed);
 
+  // Like DecodeTable, and also the segment's facts: *facts views their
+  // decompressed bytes (in this decoder's buffer, valid until its next call;
+  // empty when the payload stores none, as codecs 0 and 1 never do). Only
+  // the header, table and facts are read and decompressed, never a text
+  // chunk; the facts section's own checksum is checked, not the payload's.
+  // Same `needed` protocol as DecodeTable. Corruption on bad bytes, never
+  // reads out of bounds.
+  Status DecodeFacts(std::string_view head, std::uint64_t payload_size, SegmentData* out, std::string_view* facts,
+                     std::size_t* needed);
+
  private:
   struct Rep;
   std::unique_ptr<Rep> rep_;
 };
+
+// The compressed size of the facts section of a payload of `payload_size`
+// bytes, from `head`, a prefix of it (0 for codecs 0 and 1, which store no
+// facts). When `head` is too short: ok with *needed set to a longer prefix
+// length to try, else *needed is 0. Corruption on bad bytes.
+Status FactsFrameSize(std::string_view head, std::uint64_t payload_size, std::uint64_t* frame_bytes,
+                      std::size_t* needed);
 
 // SegmentDecoder::Decode with a decoder owned by the calling thread.
 Status DecodeSegment(std::string_view payload, SegmentData* out);

@@ -17,6 +17,13 @@
 //      body, decoded into a text of (second byte * 16) bytes cut into three
 //      records. The decoder must refuse it or fill the text exactly (every
 //      byte written: two decodes into differently filled buffers agree).
+//      The same bytes, as encoded facts of (second byte) records, must be
+//      refused by FactsDecoder::Reset or fill every record.
+// Facts (storage/facts.h): in mode 1 each record also gets facts made from its
+// bytes; the templated payload must give them back exactly
+// (SegmentDecoder::DecodeFacts from growing prefixes, FactsDecoder field by
+// field). In mode 0 DecodeFacts and FactsFrameSize must refuse the payload or
+// agree with each other, and decoded facts must be refused or fill every record.
 
 #include <algorithm>
 #include <cstddef>
@@ -30,6 +37,7 @@
 
 #include "storage/codec_template.h"
 #include "storage/coding.h"
+#include "storage/facts.h"
 #include "storage/segment.h"
 
 namespace {
@@ -165,12 +173,118 @@ void CheckTable(std::string_view payload, const SegmentData* whole, std::uint64_
   if (whole != nullptr) CHECK(SameTable(table, *whole));
 }
 
+// DecodeFacts from a growing prefix; FactsFrameSize agrees; decoded facts are
+// refused or fill every record. `want` (when not null) is what was encoded.
+void CheckFacts(std::string_view payload, std::uint64_t seed, const std::string* want) {
+  SegmentDecoder& d = PartDecoder();
+  std::size_t head = static_cast<std::size_t>(Next(&seed) % (payload.size() + 1));
+  SegmentData table;
+  std::string_view facts;
+  sipdex::Status st;
+  for (int round = 0;; ++round) {
+    CHECK(round < 64);
+    std::size_t needed = 0;
+    st = d.DecodeFacts(payload.substr(0, head), payload.size(), &table, &facts, &needed);
+    if (!st.ok() || needed == 0) break;
+    CHECK(needed > head && needed <= payload.size());
+    head = needed;
+  }
+  std::uint64_t frame = 0;
+  std::size_t needed = 0;
+  std::size_t size_head = std::min<std::size_t>(payload.size(), 5);
+  sipdex::Status sized;
+  for (int round = 0;; ++round) {
+    CHECK(round < 64);
+    sized = sipdex::storage::FactsFrameSize(payload.substr(0, size_head), payload.size(), &frame, &needed);
+    if (!sized.ok() || needed == 0) break;
+    CHECK(needed > size_head && needed <= payload.size());
+    size_head = needed;
+  }
+  if (want != nullptr) {
+    CHECK(st.ok() && sized.ok());
+    CHECK(facts == *want);
+    CHECK(want->empty() || frame > 0);
+  }
+  if (!st.ok() || facts.empty()) return;
+  std::string copy(facts);  // the decoder below reuses PartDecoder's buffers
+  static sipdex::storage::FactsDecoder fd;
+  if (!fd.Reset(copy, static_cast<std::uint32_t>(table.records.size())).ok()) {
+    CHECK(want == nullptr);
+    return;
+  }
+  sipdex::Record r;
+  for (std::uint32_t i = 0; i < fd.count(); ++i) fd.Fill(i, &r);
+}
+
 void CheckPartialDecoders(std::string_view payload, std::uint64_t seed, bool exact_lines) {
   SegmentData whole;
   bool ok = WholeDecoder().Decode(payload, &whole).ok();
   std::size_t nrecords = ok ? whole.records.size() : 1 + static_cast<std::size_t>(Next(&seed) % 64);
   CheckSelected(payload, ok ? &whole : nullptr, nrecords, seed, exact_lines);
   CheckTable(payload, ok ? &whole : nullptr, seed + 1);
+  if (!exact_lines) CheckFacts(payload, seed + 2, nullptr);
+}
+
+// Facts made from a record's bytes: its ';'-separated pieces go to the string
+// fields in turn, integers and counts come from its hash.
+void MakeRecordFacts(std::string_view text, sipdex::Record* r) {
+  std::vector<std::string_view> pieces;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i <= text.size(); ++i) {
+    if (i == text.size() || text[i] == ';') {
+      pieces.push_back(text.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  std::size_t k = 0;
+  auto next = [&]() { return pieces[k++ % pieces.size()]; };
+  std::uint64_t h = sipdex::storage::Hash64(text);
+  r->Clear();
+  for (std::string_view* f : {&r->level, &r->flag, &r->component, &r->direction, &r->method, &r->ruri,
+                              &r->reason_phrase, &r->from.display, &r->from.uri, &r->from.user, &r->from.host,
+                              &r->to.display, &r->to.uri, &r->to.user, &r->to.host, &r->cseq_method, &r->event,
+                              &r->content_type, &r->user_agent, &r->server_hdr, &r->severity, &r->result_code,
+                              &r->result_text}) {
+    *f = next();
+  }
+  if (h & 1) r->call_id = next(); else r->sip_call_id = next();
+  r->from.present = (h & 2) != 0;
+  r->to.present = (h & 4) != 0;
+  r->type = static_cast<sipdex::MessageType>((h >> 3) % 3);
+  r->status = static_cast<std::int32_t>((h >> 5) % 700) - 1;
+  r->cseq = static_cast<std::int64_t>(h >> 20) - 1;
+  r->expires = -static_cast<std::int64_t>(h % 5);
+  for (std::uint64_t i = 0; i < (h >> 12) % 3; ++i) {
+    r->diagnostics.push_back(sipdex::Diagnostic{static_cast<sipdex::DiagVariant>(i % 3),
+                                                static_cast<std::int32_t>(h % 70000) - 1, -1, next(), next()});
+  }
+  for (std::uint64_t i = 0; i < (h >> 14) % 4; ++i) {
+    r->resources.push_back(sipdex::ResourceInstance{next(), next(), next(), static_cast<std::int32_t>(i) - 1, 2157});
+  }
+}
+
+bool SameFacts(const sipdex::Record& a, const sipdex::Record& b) {
+  bool same = a.level == b.level && a.flag == b.flag && a.component == b.component && a.direction == b.direction &&
+              a.method == b.method && a.ruri == b.ruri && a.reason_phrase == b.reason_phrase &&
+              a.from.display == b.from.display && a.from.uri == b.from.uri && a.from.user == b.from.user &&
+              a.from.host == b.from.host && a.from.present == b.from.present && a.to.display == b.to.display &&
+              a.to.uri == b.to.uri && a.to.user == b.to.user && a.to.host == b.to.host &&
+              a.to.present == b.to.present && a.call_id == b.call_id && a.sip_call_id == b.sip_call_id &&
+              a.cseq == b.cseq && a.cseq_method == b.cseq_method && a.event == b.event && a.expires == b.expires &&
+              a.content_type == b.content_type && a.user_agent == b.user_agent && a.server_hdr == b.server_hdr &&
+              a.severity == b.severity && a.result_code == b.result_code && a.result_text == b.result_text &&
+              a.type == b.type && a.status == b.status && a.diagnostics.size() == b.diagnostics.size() &&
+              a.resources.size() == b.resources.size();
+  for (std::size_t i = 0; same && i < a.diagnostics.size(); ++i) {
+    const sipdex::Diagnostic &x = a.diagnostics[i], &y = b.diagnostics[i];
+    same = x.variant == y.variant && x.code == y.code && x.subcode == y.subcode && x.reason == y.reason &&
+           x.source == y.source;
+  }
+  for (std::size_t i = 0; same && i < a.resources.size(); ++i) {
+    const sipdex::ResourceInstance &x = a.resources[i], &y = b.resources[i];
+    same = x.uri == y.uri && x.state == y.state && x.reason == y.reason && x.status == y.status && x.diag == y.diag;
+  }
+  return same;
 }
 
 void FuzzPayload(std::string_view in) {
@@ -221,6 +335,25 @@ void FuzzText(std::string_view in) {
     }
   }
   d.text.assign(in);
+  // Facts from the records' bytes.
+  std::vector<sipdex::Record> facts(d.records.size());
+  {
+    sipdex::storage::FactsEncoder encoder;
+    std::size_t at = 0;
+    for (std::size_t i = 0; i < d.records.size(); ++i) {
+      MakeRecordFacts(std::string_view(d.text).substr(at, d.records[i].size), &facts[i]);
+      at += d.records[i].size;
+      encoder.Add(facts[i]);
+    }
+    encoder.Finish(&d.facts);
+    sipdex::storage::FactsDecoder decoder;
+    CHECK(decoder.Reset(d.facts, static_cast<std::uint32_t>(d.records.size())).ok());
+    sipdex::Record r;
+    for (std::uint32_t i = 0; i < d.records.size(); ++i) {
+      decoder.Fill(i, &r);
+      CHECK(SameFacts(r, facts[i]));
+    }
+  }
   for (auto codec : {sipdex::storage::TextCodec::kPlain, sipdex::storage::TextCodec::kColumns,
                      sipdex::storage::TextCodec::kTemplates}) {
     std::string payload = sipdex::storage::EncodeSegment(d, codec, 1, chunk);
@@ -236,6 +369,9 @@ void FuzzText(std::string_view in) {
       offset += d.records[i].size;
     }
     CheckPartialDecoders(payload, sipdex::storage::Hash64(payload) ^ chunk, /*exact_lines=*/true);
+    const std::string no_facts;
+    CheckFacts(payload, sipdex::storage::Hash64(payload) + chunk,
+               codec == sipdex::storage::TextCodec::kTemplates ? &d.facts : &no_facts);
     // The same payload with one byte changed (its checksum recomputed): the
     // damage lands in a well-formed, possibly many-chunk payload.
     std::uint64_t seed = sipdex::storage::Hash64(in) + static_cast<std::uint64_t>(codec);
@@ -272,6 +408,12 @@ void FuzzChunk(std::string_view in) {
   sipdex::Status second = decoder.Decode(body, names, records, again.data(), again.size());
   CHECK(first.ok() == second.ok());
   if (first.ok()) CHECK(out == again);
+  // The same bytes as the facts of (size / 16) records.
+  static sipdex::storage::FactsDecoder facts;
+  if (facts.Reset(in, static_cast<std::uint32_t>(size / 16)).ok()) {
+    sipdex::Record r;
+    for (std::uint32_t i = 0; i < facts.count(); ++i) facts.Fill(i, &r);
+  }
 }
 
 }  // namespace
