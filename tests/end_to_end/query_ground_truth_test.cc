@@ -21,7 +21,9 @@ namespace {
 
 using Rows = std::vector<std::vector<std::string>>;
 
-// Runs a query; returns its CSV rows without the header line.
+// Runs a query; returns its CSV rows without the header line. The query
+// runs twice: on records' facts where it allows them (the default), and on
+// their text (forced); both must print the same bytes.
 Rows Query(const storage::IndexSnapshot& snap, const std::string& q) {
   query::QueryOptions options;
   options.format = query::OutputFormat::kCsv;
@@ -29,6 +31,11 @@ Rows Query(const storage::IndexSnapshot& snap, const std::string& q) {
   Status s = query::RunQuery(snap, q, options, &out, nullptr);
   INFO(q << "\n" << s.message());
   REQUIRE(s.ok());
+  query::QueryOptions text_options = options;
+  text_options.facts = false;
+  std::ostringstream text_out;
+  REQUIRE(query::RunQuery(snap, q, text_options, &text_out, nullptr).ok());
+  CHECK(out.str() == text_out.str());
   Rows rows;
   std::istringstream in(out.str());
   std::string line;
@@ -199,4 +206,102 @@ TEST_CASE("Queries answer every count of the ground truth for seed 2", "[end_to_
 }
 TEST_CASE("Queries answer every count of the ground truth for seed 3", "[end_to_end][query]") {
   CheckSeed(3);
+}
+
+namespace {
+
+// A query's output and stats in one format, on facts (when it allows them) or on text.
+struct Printed {
+  std::string out;
+  query::QueryStats stats;
+};
+Printed Print(const storage::IndexSnapshot& snap, const std::string& q, query::OutputFormat format, bool facts) {
+  query::QueryOptions options;
+  options.format = format;
+  options.facts = facts;
+  Printed p;
+  std::ostringstream out;
+  Status s = query::RunQuery(snap, q, options, &out, &p.stats);
+  INFO(q << "\n" << s.message());
+  REQUIRE(s.ok());
+  p.out = out.str();
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("On facts, every output format prints exactly what the text path prints", "[end_to_end][query][facts]") {
+  std::string root = TestDir("query-facts");
+  std::string corpus = root + "/gen";
+  Generate(corpus, "4MB", 4);
+  IngestedCorpus ingested = IngestCorpus(corpus, root + "/idx");
+  const storage::IndexSnapshot& snap = *ingested.snapshot;
+  // Record rows (table's default columns are facts), projections, per-resource rows, responses, scans.
+  const std::vector<std::string> queries = {
+      kSingle,
+      kSingle + " | fields time, server, file, from.uri, to.uri, diag, diag.reason",
+      kBatch + " | fields time, from.uri, resource.uri, resource.state, resource.status",
+      kNotify + " | sort time desc | limit 7 | fields time, to.uri, resource.uri",
+      "method in (SUBSCRIBE, NOTIFY) and (diag = 2157 or resource.diag = 2157) | count by day",
+      "type = request and method = SUBSCRIBE and not response exists | count by from.uri",
+      "type = request and method = SUBSCRIBE | fields call_id, response.status, response.diag, response.reason",
+      "kind = diagnostic | fields time, severity, result_code, result_text",
+      "status >= 400 | top 5 reason",
+      "user_agent ~ \"RTCC/*\" | distinct from.uri",
+      "type = response and method = SUBSCRIBE and ((status >= 200 and status < 300 and not resource exists) or "
+      "resource.state = active) | count by from.uri, day",
+  };
+  for (const std::string& q : queries) {
+    for (query::OutputFormat format :
+         {query::OutputFormat::kTable, query::OutputFormat::kJsonl, query::OutputFormat::kCsv}) {
+      INFO(q << " as " << query::OutputFormatName(format));
+      Printed facts = Print(snap, q, format, true);
+      Printed text = Print(snap, q, format, false);
+      CHECK(facts.out == text.out);
+      CHECK(text.stats.records_facts_read == 0);
+      CHECK(facts.stats.records_matched == text.stats.records_matched);
+      if (q == kSingle && format != query::OutputFormat::kTable) {
+        // jsonl and csv print line and peer by default: not facts, so the text path.
+        CHECK(facts.stats.records_facts_read == 0);
+      } else {
+        CHECK(facts.stats.records_facts_read > 0);
+        CHECK(facts.stats.records_parsed == 0);
+      }
+    }
+  }
+  // raw prints the text; fields outside the facts (body, header.NAME, peer) read the text.
+  for (const std::string& q : {kSingle + " | fields body", kSingle + " | fields header.Via", kSingle + " | fields peer"}) {
+    Printed facts = Print(snap, q, query::OutputFormat::kCsv, true);
+    CHECK(facts.stats.records_facts_read == 0);
+    CHECK(facts.out == Print(snap, q, query::OutputFormat::kCsv, false).out);
+  }
+  Printed raw = Print(snap, kSingle, query::OutputFormat::kRaw, true);
+  CHECK(raw.stats.records_facts_read == 0);
+  CHECK(raw.out == Print(snap, kSingle, query::OutputFormat::kRaw, false).out);
+  CHECK_FALSE(raw.out.empty());
+}
+
+TEST_CASE("Explain tells whether a query runs on facts, and what makes it read text", "[end_to_end][query][facts]") {
+  std::string root = TestDir("query-facts-explain");
+  std::string corpus = root + "/gen";
+  Generate(corpus, "2MB", 5);
+  IngestedCorpus ingested = IngestCorpus(corpus, root + "/idx");
+  const storage::IndexSnapshot& snap = *ingested.snapshot;
+  auto plan = [&](const std::string& q, query::OutputFormat format) {
+    query::QueryOptions options;
+    options.format = format;
+    options.explain = true;
+    std::ostringstream out;
+    REQUIRE(query::RunQuery(snap, q, options, &out, nullptr).ok());
+    return out.str();
+  };
+  using query::OutputFormat;
+  CHECK(plan(kSingle + " | count by day", OutputFormat::kTable).find("records: facts") != std::string::npos);
+  CHECK(plan("body contains rlmi | count", OutputFormat::kTable).find("reads text: field body") != std::string::npos);
+  CHECK(plan(kSingle, OutputFormat::kCsv).find("reads text: field line") != std::string::npos);
+  CHECK(plan(kSingle, OutputFormat::kRaw).find("reads text: --format raw") != std::string::npos);
+  CHECK(plan(kSingle + " | fields header.Via", OutputFormat::kCsv).find("reads text: field header.Via") !=
+        std::string::npos);
+  CHECK(plan("type = request and response.peer exists | count", OutputFormat::kCsv)
+            .find("reads text: field response.peer") != std::string::npos);
 }

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "indexer/ingest.h"
+#include "query/executor.h"
 #include "report/builder.h"
 #include "report/render.h"
 #include "storage/index.h"
@@ -60,7 +61,7 @@ std::unique_ptr<storage::Index> IngestInto(const std::string& index_dir, const s
   return std::move(*index);
 }
 
-report::Report BuildWeek(storage::Index* index) {
+report::Report BuildWeek(storage::Index* index, bool facts = true) {
   auto snap = index->Snapshot();
   REQUIRE(snap.ok());
   Result<IsoWeek> week = report::LastFullWeek(**snap);
@@ -69,6 +70,7 @@ report::Report BuildWeek(storage::Index* index) {
   report::ReportOptions options;
   options.week = *week;
   options.generated_by = "sipdex test";
+  options.facts = facts;
   Result<report::Report> r = report::BuildReport(**snap, options);
   INFO(r.status().ToString());
   REQUIRE(r.ok());
@@ -146,6 +148,33 @@ TEST_CASE("The report of a generated corpus matches its golden files", "[end_to_
     }
     INFO("golden " << path << " (regenerate with SIPDEX_UPDATE_GOLDEN=1)");
     CHECK(text == ReadText(path));
+  }
+}
+
+TEST_CASE("The report built on records' facts equals the report built on their text", "[end_to_end][report][facts]") {
+  std::string root = FreshDir("report-facts");
+  GenerateWeek(root + "/gen", "4MB", 11);
+  auto index = IngestInto(root + "/idx", {root + "/gen"});
+  report::Report on_facts = BuildWeek(index.get(), true);
+  report::Report on_text = BuildWeek(index.get(), false);
+  CHECK(on_facts.headline.refused_single.value > 0);
+  CHECK(report::RenderJson(on_facts) == report::RenderJson(on_text));
+  CHECK(report::RenderMarkdown(on_facts) == report::RenderMarkdown(on_text));
+  // Every query of the report reads fact fields only.
+  auto snap = index->Snapshot();
+  REQUIRE(snap.ok());
+  for (const auto& [name, text] : report::ReportQueries()) {
+    std::string q = text;
+    for (std::size_t p; (p = q.find("{week}")) != std::string::npos;) q.replace(p, 6, "2014-W29");
+    for (const std::string& tail : {std::string(" | count by from.uri"), std::string(" | fields time, from.uri")}) {
+      query::QueryOptions options;
+      options.format = query::OutputFormat::kJsonl;
+      options.explain = true;
+      std::ostringstream plan;
+      REQUIRE(query::RunQuery(**snap, q + tail, options, &plan, nullptr).ok());
+      INFO(name << ": " << plan.str());
+      CHECK(plan.str().find("records: facts") != std::string::npos);
+    }
   }
 }
 
