@@ -439,15 +439,48 @@ bool IsDigitsField(FieldId id) {
   }
 }
 
+// True when `e` reads only what a segment's record table holds (time, server,
+// file, kind, malformed): it can be decided before the record's text is
+// decoded (IndexSnapshot::SearchSegment's `want`).
+bool ReadsOnlyTableFields(const BoundExpr& e) {
+  switch (e.kind) {
+    case BoundExpr::Kind::kTimeRange:
+      return true;
+    case BoundExpr::Kind::kCompare:
+      if (e.field.source != FieldSource::kRecord || e.field.info == nullptr) return false;
+      switch (e.field.info->id) {
+        case FieldId::kTime:
+        case FieldId::kServer:
+        case FieldId::kFile:
+        case FieldId::kKind:
+        case FieldId::kMalformed:
+          return true;
+        default:
+          return false;
+      }
+    case BoundExpr::Kind::kAnd:
+    case BoundExpr::Kind::kOr:
+    case BoundExpr::Kind::kNot:
+      for (const auto& c : e.children) {
+        if (!ReadsOnlyTableFields(*c)) return false;
+      }
+      return !e.children.empty();
+  }
+  return false;
+}
+
 // Byte strings of which a record `e` matches must contain at least one
 // (a cheap test on the unparsed text before parsing), or false when `e` gives
 // no such guarantee.
 bool RequiredLiterals(const BoundExpr& e, std::vector<std::string>* out) {
   switch (e.kind) {
     case BoundExpr::Kind::kCompare: {
-      if (e.field.source == FieldSource::kRecord && e.field.info != nullptr && e.field.info->id == FieldId::kText &&
-          e.op == Op::kContains && !e.field.case_insensitive && e.values.size() == 1) {
-        out->push_back(e.values[0].text);  // `text contains X`: the record's bytes hold X
+      if (e.field.source == FieldSource::kRecord && e.field.info != nullptr &&
+          (e.field.info->id == FieldId::kText || e.field.info->id == FieldId::kBody) && e.op == Op::kContains &&
+          !e.field.case_insensitive && e.values.size() == 1) {
+        // `text contains X`: the record's bytes hold X; `body contains X`
+        // too (the body is a part of the record's text).
+        out->push_back(e.values[0].text);
         return true;
       }
       if (e.field.source != FieldSource::kRecord || e.field.info == nullptr || !IsDigitsField(e.field.info->id) ||
@@ -578,6 +611,13 @@ class Execution {
     if (q_.where) {
       std::vector<std::string> literals;
       if (RequiredLiterals(*q_.where, &literals)) literals_ = std::move(literals);
+      if (q_.where->kind == BoundExpr::Kind::kAnd) {
+        for (const auto& c : q_.where->children) {
+          if (ReadsOnlyTableFields(*c)) table_only_.push_back(c.get());
+        }
+      } else if (ReadsOnlyTableFields(*q_.where)) {
+        table_only_.push_back(q_.where.get());
+      }
     }
 
     if (plan.driver) {
@@ -605,6 +645,29 @@ class Execution {
   }
 
   bool finished() const { return finished_; }
+  // True when the search requires literals, so a whole segment can be
+  // searched for them chunk by chunk (ReadCandidates) instead of read.
+  bool SearchesText() const { return !literals_.empty(); }
+  // Calls fn for the records of the segment starting at `first_id` whose text
+  // holds a required literal and whose table columns pass the conjuncts that
+  // read only those (IndexSnapshot::SearchSegment): the records Visit could
+  // match, without making the others into records. REQUIRES: SearchesText().
+  Status ReadCandidates(RecordId first_id, Worker* w, const std::function<void(const StoredRecord&)>& fn) const {
+    std::function<bool(const StoredRecord&)> want;
+    if (!table_only_.empty()) {
+      want = [&](const StoredRecord& sr) {
+        Shallow(sr, &w->shallow);
+        const storage::Manifest& m = snap_.manifest();
+        std::string_view file = sr.file_id < m.files.size() ? std::string_view(m.files[sr.file_id].name) : "";
+        RowInput row{&w->shallow, file, sr.server};
+        for (const BoundExpr* e : table_only_) {
+          if (!w->evaluator.Eval(*e, row, -1)) return false;
+        }
+        return true;
+      };
+    }
+    return snap_.SearchSegment(first_id, literals_, want, fn);
+  }
   const std::vector<std::size_t>& scan_segments() const { return scan_segments_; }
   const std::vector<RecordId>& ids() const { return ids_; }
   // True once the stages need no more rows (a limit was reached).
@@ -963,6 +1026,7 @@ class Execution {
   bool on_tables_ = false;
   std::vector<const BoundExpr*> cheap_;  // stored-only conjuncts, tried before parsing
   std::vector<std::string> literals_;    // the text must hold one of these (empty: no test), tried first
+  std::vector<const BoundExpr*> table_only_;  // conjuncts on table columns only, decided before decoding
   bool finished_ = false;
   std::vector<std::size_t> scan_segments_;  // read whole
   std::vector<RecordId> ids_;               // read one by one (ascending)
@@ -1086,6 +1150,11 @@ std::vector<UnitOut> RunUnit(const IndexSnapshot& snap, const Unit& u, const std
         queries[p.query]->Visit(sr, record, w, &outs[p.query]);
       }
     };
+    // A segment read whole for a single query that requires literals is
+    // searched for them chunk by chunk: records without one are never built.
+    const Execution* search = whole && parts.size() == 1 && queries[u.parts[parts[0]].query]->SearchesText()
+                                  ? queries[u.parts[parts[0]].query]
+                                  : nullptr;
     if (tables) {
       s = snap.ReadRecordTables(ids, [&](const StoredRecord& sr) { visit(sr, nullptr); });
     } else if (facts) {
@@ -1093,7 +1162,9 @@ std::vector<UnitOut> RunUnit(const IndexSnapshot& snap, const Unit& u, const std
       s = whole ? snap.ReadSegmentFacts(seg.first_id, fn) : snap.ReadFacts(ids, fn);
     } else {
       auto fn = [&](const StoredRecord& sr) { visit(sr, nullptr); };
-      s = whole ? snap.ReadSegment(seg.first_id, fn) : snap.ReadRecords(ids, fn);
+      s = search != nullptr ? search->ReadCandidates(seg.first_id, w, fn)
+          : whole           ? snap.ReadSegment(seg.first_id, fn)
+                            : snap.ReadRecords(ids, fn);
     }
     if (s.ok()) s = stop;
     if (!s.ok()) break;
