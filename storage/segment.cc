@@ -724,6 +724,36 @@ const char* FindLiteral(const char* data, std::size_t size, std::string_view lit
   return static_cast<const char*>(memmem(data + i, size - i, literal.data(), k));
 }
 
+namespace {
+
+// The number of '\n' in text, 16 bytes at a time (SSE2) where available: a
+// found record's line is counted from its chunk's start, and lines are about
+// 50 bytes, so a memchr per line would cost more than the search.
+std::uint64_t CountNewlines(std::string_view text) {
+  std::uint64_t n = 0;
+  std::size_t i = 0;
+#if defined(__SSE2__)
+  // Per byte lane, subtract the compare masks (-1 per match) for at most 255
+  // blocks, then add the lanes up (no popcount instruction in baseline x86-64).
+  const __m128i nl = _mm_set1_epi8('\n');
+  const __m128i zero = _mm_setzero_si128();
+  while (i + 16 <= text.size()) {
+    const std::size_t blocks = std::min<std::size_t>((text.size() - i) / 16, 255);
+    __m128i acc = zero;
+    for (std::size_t b = 0; b < blocks; ++b, i += 16) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data() + i));
+      acc = _mm_sub_epi8(acc, _mm_cmpeq_epi8(v, nl));
+    }
+    const __m128i sums = _mm_sad_epu8(acc, zero);
+    n += static_cast<std::uint64_t>(_mm_cvtsi128_si32(sums)) + static_cast<std::uint64_t>(_mm_extract_epi16(sums, 4));
+  }
+#endif
+  for (; i < text.size(); ++i) n += text[i] == '\n' ? 1 : 0;
+  return n;
+}
+
+}  // namespace
+
 void FindRecordsHolding(std::string_view text, std::span<const SegmentRecordMeta> records,
                         std::span<const std::string> literals, std::span<const std::uint8_t> wanted,
                         std::vector<std::uint8_t>* found) {
@@ -814,7 +844,7 @@ Status SegmentDecoder::Search(std::string_view payload, std::span<const std::str
       const std::uint32_t size = recs[i].size;
       if (found[i] != 0) {
         if (at + size > text.size()) return bad("record sizes do not add up to the text");
-        feeds += CountLineFeeds(text.substr(static_cast<std::size_t>(scanned), static_cast<std::size_t>(at - scanned)));
+        feeds += CountNewlines(text.substr(static_cast<std::size_t>(scanned), static_cast<std::size_t>(at - scanned)));
         scanned = at;
         const std::uint64_t line = table->start_line + feeds;
         Found f;
