@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/options.h>
 #include <rocksdb/sst_file_writer.h>
 #include <rocksdb/table.h>
@@ -1638,6 +1639,20 @@ rocksdb::ColumnFamilyOptions CfOptions(std::string_view name) {
 
 const char* const kColumnFamilies[] = {"default", kFilesCf, kSegMetaCf, kRunsCf, kPostingsCf};
 
+// The Env of read-only opens: the default one, except that opening a database
+// starts no background threads (a read-only database has no flush or
+// compaction to run; each thread costs a clone, a stack and a malloc arena).
+rocksdb::Env* ReadOnlyEnv() {
+  class NoThreadsEnv final : public rocksdb::EnvWrapper {
+   public:
+    NoThreadsEnv() : EnvWrapper(rocksdb::Env::Default()) {}
+    const char* Name() const override { return "SipdexReadOnlyEnv"; }
+    void IncBackgroundThreadsIfNeeded(int /*number*/, Priority /*pri*/) override {}
+  };
+  static NoThreadsEnv* env = new NoThreadsEnv();  // never destroyed: outlives every database
+  return env;
+}
+
 Status IndexImpl::OpenDb(const std::string& dir, const IndexOptions& options) {
   // A read-only open may race with a writer deleting an obsolete log or a
   // leftover table between reading the list of files and opening them: retry.
@@ -1686,7 +1701,16 @@ Status IndexImpl::TryOpen(const std::string& dir, const IndexOptions& options) {
                                                   std::to_string(kFormatVersion) +
                                                   " (ingest again into a new index directory)");
   if (exists && !options.read_only && format1()) return format1_error;
-  if (options.read_only) db_options.table_cache_numshardbits = 0;  // a few tables, one thread or two
+  if (options.read_only) {
+    db_options.table_cache_numshardbits = 0;  // a few tables, one thread or two
+    // A read-only open never flushes or compacts: no background threads (the
+    // default Env starts one per pool at every open), no periodic statistics,
+    // no stat of every table file (a table cut short fails its footer read).
+    db_options.env = ReadOnlyEnv();
+    db_options.skip_checking_sst_file_sizes_on_db_open = true;
+    db_options.stats_dump_period_sec = 0;
+    db_options.stats_persist_period_sec = 0;
+  }
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
   for (const char* name : kColumnFamilies) cfs.emplace_back(name, CfOptions(name));
   rocksdb::DB* raw = nullptr;
