@@ -90,7 +90,15 @@ needle=${NEEDLE:-SIPPROXY_E_ROUTING}
 measure "sipdex: text contains | count" "$(q "text contains \"$needle\" | count")"
 ours=$last_mean
 measure "zstdcat *.zst | rg -c" "zstdcat $zst/*.zst | rg -c $needle"
-echo "   ratio sipdex / zstdcat|rg: $(echo "$ours / $last_mean" | bc -l | cut -c1-5) (goal <= 1)"
+baseline=$last_mean
+echo "   ratio sipdex / zstdcat|rg: $(echo "$ours / $baseline" | bc -l | cut -c1-5) (goal <= 1)"
+# Other shapes of the same scan (rows, body, a regex, with an indexed predicate), against the same baseline.
+for search in "text contains \"$needle\"" "body contains \"$needle\" | count" "text =~ \"$needle\" | count" \
+              "kind = diagnostic and text contains \"$needle\" | count" \
+              "method = SUBSCRIBE and text contains \"2157\" | count"; do
+  measure "sipdex: $search" "$(q "$search")"
+  echo "   ratio sipdex / zstdcat|rg: $(echo "$last_mean / $baseline" | bc -l | cut -c1-5)"
+done
 
 echo "-- other shapes"
 measure "resource.diag = 2157 | count distinct" "$(q 'resource.diag = 2157 | count distinct resource.uri by from.uri')"
