@@ -143,6 +143,32 @@ void OwnRecord(const Record& in, Record* out) {
   out->result_text = keep(in.result_text);
 }
 
+}  // namespace
+
+// The final-response keys of segments (ResponseCache::LoadKeys), by segment
+// index, shared by threads. Keys are the same whether read from facts or text.
+class ResponseKeyCache {
+ public:
+  using Keys = std::shared_ptr<const std::unordered_set<std::string>>;
+  Keys Find(std::size_t index) {
+    std::lock_guard lock(mu_);
+    auto it = keys_.find(index);
+    return it == keys_.end() ? nullptr : it->second;
+  }
+  void Keep(std::size_t index, Keys keys) {
+    std::lock_guard lock(mu_);
+    keys_.emplace(index, std::move(keys));
+  }
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<std::size_t, Keys> keys_;
+};
+
+std::shared_ptr<ResponseKeyCache> NewResponseKeyCache() { return std::make_shared<ResponseKeyCache>(); }
+
+namespace {
+
 // Pairs requests with their final responses through the call_id postings.
 // A request's dialog is found by postings; the segments holding it are
 // decoded once and all their responses kept (a few segments, least recently
@@ -151,7 +177,10 @@ class ResponseCache : public ResponseLookup {
  public:
   // `facts`: read the responses' facts (storage/facts.h) instead of parsing
   // their text (the queries read fact fields of responses only).
-  ResponseCache(const IndexSnapshot& snapshot, bool facts) : snapshot_(snapshot), facts_(facts) {}
+  // `shared_keys` (may be null) keeps the final-response keys of segments
+  // for every thread and run that shares it.
+  ResponseCache(const IndexSnapshot& snapshot, bool facts, ResponseKeyCache* shared_keys)
+      : snapshot_(snapshot), facts_(facts), shared_keys_(shared_keys) {}
 
   const Record* FinalResponse(const Record& request) override {
     if (request.type != MessageType::kRequest || request.call_id.empty()) return nullptr;
@@ -197,34 +226,48 @@ class ResponseCache : public ResponseLookup {
   // cached and no response record is kept.
   bool HasFinalResponse(const Record& request) override {
     if (request.type != MessageType::kRequest || request.call_id.empty()) return false;
+    // Responses are mostly logged right after their request: its own
+    // segment first, which spares the postings lookup when it holds one.
+    const std::string home_key = FinalKey(request.call_id, request.cseq,
+                                          request.cseq_method.empty() ? request.method : request.cseq_method);
+    std::size_t home = has_current_ ? SegmentOf(current_) : snapshot_.time_map().size();
+    if (home < snapshot_.time_map().size()) {
+      const KeySegment* k = LoadKeys(home);
+      if (k == nullptr) return false;
+      if (k->keys->count(home_key) != 0) return true;
+    }
     Result<std::vector<RecordId>> ids = snapshot_.Lookup(FieldId::kCallId, request.call_id);
     if (!ids.ok()) {
       status_ = ids.status();
       return false;
     }
-    std::string key = FinalKey(request.call_id, request.cseq, request.cseq_method.empty() ? request.method
-                                                                                       : request.cseq_method);
+    const std::string& key = home_key;
     const auto& map = snapshot_.time_map();
     std::size_t seg = map.size();
     for (RecordId id : *ids) {
       if (seg < map.size() && id >= map[seg].first_id && id < map[seg].first_id + map[seg].count) continue;
       seg = SegmentOf(id);
-      if (seg >= map.size()) continue;
+      if (seg >= map.size() || seg == home) continue;
       const KeySegment* k = LoadKeys(seg);
       if (k == nullptr) return false;
-      if (k->keys.count(key) != 0) return true;
+      if (k->keys->count(key) != 0) return true;
     }
     return false;
   }
 
   Status status() const { return status_; }
+  // The record being evaluated (`response exists` looks in its segment first).
+  void SetCurrent(RecordId id) {
+    current_ = id;
+    has_current_ = true;
+  }
 
  private:
   static constexpr std::size_t kMaxSegments = 6;
   static constexpr std::size_t kMaxKeySegments = 64;
   struct KeySegment {
     std::size_t index = 0;
-    std::unordered_set<std::string> keys;
+    std::shared_ptr<const std::unordered_set<std::string>> keys;  // shared with other threads and runs
   };
 
   static std::string FinalKey(std::string_view call_id, std::int64_t cseq, std::string_view method) {
@@ -264,12 +307,18 @@ class ResponseCache : public ResponseLookup {
     if (auto* hit = FindRecent(key_segments_, index)) return hit;
     auto seg = std::make_unique<KeySegment>();
     seg->index = index;
-    Status s = ForEachResponse(index, [&](const StoredRecord&, const Record& r) {
-      if (r.call_id.empty() || (r.status >= 0 && r.status < 200)) return;
-      seg->keys.insert(FinalKey(r.call_id, r.cseq, r.cseq_method.empty() ? r.method : r.cseq_method));
-    });
-    if (!s.ok()) status_ = s;
-    if (!status_.ok()) return nullptr;
+    if (shared_keys_ != nullptr) seg->keys = shared_keys_->Find(index);
+    if (seg->keys == nullptr) {
+      auto keys = std::make_shared<std::unordered_set<std::string>>();
+      Status s = ForEachResponse(index, [&](const StoredRecord&, const Record& r) {
+        if (r.call_id.empty() || (r.status >= 0 && r.status < 200)) return;
+        keys->insert(FinalKey(r.call_id, r.cseq, r.cseq_method.empty() ? r.method : r.cseq_method));
+      });
+      if (!s.ok()) status_ = s;
+      if (!status_.ok()) return nullptr;
+      seg->keys = std::move(keys);
+      if (shared_keys_ != nullptr) shared_keys_->Keep(index, seg->keys);
+    }
     return KeepRecent(key_segments_, std::move(seg), kMaxKeySegments);
   }
 
@@ -310,8 +359,11 @@ class ResponseCache : public ResponseLookup {
 
   const IndexSnapshot& snapshot_;
   const bool facts_;
+  ResponseKeyCache* const shared_keys_;
   std::vector<std::unique_ptr<Segment>> segments_;  // most recently used first
   std::vector<std::unique_ptr<KeySegment>> key_segments_;  // most recently used first
+  RecordId current_ = 0;
+  bool has_current_ = false;
   Record scratch_;
   Status status_;
 };
@@ -523,7 +575,8 @@ bool RequiredLiterals(const BoundExpr& e, std::vector<std::string>* out) {
 // and evaluator, and the record parsed once for every query of a batch.
 struct Worker {
   // `facts`: every query of the pass runs on facts, so responses are read as facts too.
-  Worker(const IndexSnapshot& snap, bool facts) : responses(snap, facts), evaluator(&responses) {}
+  Worker(const IndexSnapshot& snap, bool facts, ResponseKeyCache* keys)
+      : responses(snap, facts, keys), evaluator(&responses) {}
   ResponseCache responses;
   Evaluator evaluator;
   Record shallow;  // stored columns only
@@ -714,6 +767,7 @@ class Execution {
       parsed = true;
       ++out->parsed;
     }
+    w->responses.SetCurrent(sr.id);
     if (!w->evaluator.Match(q_, row, &w->instances)) return;
     ++out->matched;
     if (!parsed && output_needs_parse_) {
@@ -750,6 +804,7 @@ class Execution {
     const storage::Manifest& m = snap_.manifest();
     std::string_view file = sr.file_id < m.files.size() ? std::string_view(m.files[sr.file_id].name) : "";
     RowInput row{facts, file, sr.server};
+    w->responses.SetCurrent(sr.id);
     if (!w->evaluator.Match(q_, row, &w->instances)) return;
     ++out->matched;
     Emit(row, sr, w, out);
@@ -1181,6 +1236,9 @@ Status RunPass(const IndexSnapshot& snap, const std::vector<Execution*>& queries
   std::vector<Unit> units = MakeUnits(snap, queries);
   std::vector<char> done(queries.size(), 0);
   const bool facts = std::all_of(queries.begin(), queries.end(), [](const Execution* e) { return e->on_facts(); });
+  // Final-response keys: the caller's cache, else one for this pass's threads.
+  std::shared_ptr<ResponseKeyCache> own_keys = options.response_keys ? nullptr : NewResponseKeyCache();
+  ResponseKeyCache* keys = options.response_keys ? options.response_keys.get() : own_keys.get();
   auto take = [&](std::vector<UnitOut>& outs) -> Status {
     for (std::size_t q = 0; q < queries.size(); ++q) {
       if (done[q]) continue;
@@ -1192,7 +1250,7 @@ Status RunPass(const IndexSnapshot& snap, const std::vector<Execution*>& queries
   const std::size_t threads =
       std::min<std::size_t>(static_cast<std::size_t>(std::max(options.threads, 1)), units.size());
   if (threads <= 1) {
-    Worker w(snap, facts);
+    Worker w(snap, facts, keys);
     for (const Unit& u : units) {
       if (std::all_of(done.begin(), done.end(), [](char d) { return d != 0; })) break;
       if (std::chrono::steady_clock::now() > options.deadline) return Status::Aborted(TimeoutMessage(options.timeout));
@@ -1219,7 +1277,7 @@ Status RunPass(const IndexSnapshot& snap, const std::vector<Execution*>& queries
   bool stop = false;
   std::vector<char> done_shared = done;  // guarded by mu; copied by workers per unit
   auto work = [&] {
-    Worker w(snap, facts);
+    Worker w(snap, facts, keys);
     for (;;) {
       std::size_t k;
       std::vector<char> done_now;

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <ostream>
 #include <span>
 #include <string>
@@ -23,6 +24,12 @@
 #include "storage/index.h"
 
 namespace sipdex::query {
+
+// The final-response keys of segments (for `response exists`), kept for
+// every thread of a run and, when a caller keeps one in
+// QueryOptions::response_keys, for several runs on one snapshot. Thread-safe.
+class ResponseKeyCache;
+std::shared_ptr<ResponseKeyCache> NewResponseKeyCache();
 
 struct QueryOptions {
   OutputFormat format = OutputFormat::kTable;
@@ -45,6 +52,9 @@ struct QueryOptions {
   // nothing parsed) when the plan allows it (query/planner.h, DecideFacts).
   // false forces the text path (tests compare both). Default true.
   bool facts = true;
+  // Shared final-response keys (NewResponseKeyCache) of runs on the same
+  // snapshot (the report's batches); null: each run keeps its own.
+  std::shared_ptr<ResponseKeyCache> response_keys;
 };
 
 // The message of a query stopped by QueryOptions::deadline:

@@ -59,6 +59,7 @@ class QueryCache {
     options_.deadline = options.deadline;
     options_.timeout = options.timeout;
     options_.facts = options.facts;
+    options_.response_keys = query::NewResponseKeyCache();  // the weeks' batches share them
   }
 
   // Runs the queries of `texts` not run yet, in one batch.
