@@ -10,6 +10,8 @@ packages=(
   librocksdb-dev tao-pegtl-dev libzstd-dev catch2
   # readers, regular expressions, CLI, formatting, JSON, hashing
   zlib1g-dev libarchive-dev libre2-dev libcli11-dev libfmt-dev nlohmann-json3-dev libxxhash-dev
+  # the .a files of the static release binary (SIPDEX_STATIC) that the packages above may not pull in
+  libsnappy-dev libbz2-dev liblz4-dev liblzma-dev nettle-dev
   # command-line tools used by the demo and the benchmarks as baselines
   zstd xz-utils ripgrep hyperfine gzip time
   # JSON on the command line (bench/gen.sh compares inspect's summary with the ground truth)
