@@ -1220,6 +1220,9 @@ std::vector<UnitOut> RunUnit(const IndexSnapshot& snap, const Unit& u, const std
       s = search != nullptr ? search->ReadCandidates(seg.first_id, w, fn)
           : whole           ? snap.ReadSegment(seg.first_id, fn)
                             : snap.ReadRecords(ids, fn);
+      // Every record of the segment was decoded (QueryStats::records_read),
+      // though only those holding a literal were visited.
+      if (search != nullptr) outs[u.parts[parts[0]].query].read = seg.count;
     }
     if (s.ok()) s = stop;
     if (!s.ok()) break;
