@@ -1921,6 +1921,12 @@ void SegmentBuilder::Rebase(std::uint64_t offset_delta, std::uint32_t line_delta
 
 void SegmentBuilder::Reserve(std::uint64_t bytes) { rep_->data.text.reserve(static_cast<std::size_t>(bytes)); }
 
+void SegmentBuilder::Restart(std::string_view file_name) {
+  rep_->file_name.assign(file_name);
+  rep_->offset_delta = 0;
+  rep_->line_delta = 0;
+}
+
 std::uint32_t SegmentBuilder::count() const { return static_cast<std::uint32_t>(rep_->data.records.size()); }
 std::uint64_t SegmentBuilder::raw_bytes() const { return rep_->data.text.size(); }
 

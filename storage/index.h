@@ -238,6 +238,11 @@ class SegmentBuilder {
   // Reserves room for `bytes` of record text (the batch's size), so that Add
   // copies each record's text once instead of regrowing its buffer.
   void Reserve(std::uint64_t bytes);
+  // Makes an empty builder (new, or after Finish) collect a segment of file
+  // `file_name`, keeping the buffers' capacity: a builder reused for many
+  // segments writes into memory that is already mapped. Offsets and lines
+  // restart at 0 / 0 until Rebase.
+  void Restart(std::string_view file_name);
   std::uint32_t count() const;
   std::uint64_t raw_bytes() const;
   // Compresses everything added. The builder is empty afterwards.
@@ -338,12 +343,6 @@ class IndexSnapshot {
                                   const std::function<void(const StoredRecord&)>& fn) const;
   // Every record of one segment, in id order (SegmentInfo::first_id).
   virtual Status ReadSegment(RecordId first_id, const std::function<void(const StoredRecord&)>& fn) const = 0;
-
-  // The facts of records (storage/facts.h): calls fn(stored, facts) for each
-  // of `ids` (sorted ascending), in id order. `stored` is as ReadRecordTables
-  // gives it (no text, offset or line); `facts` holds every field that
-  // IsFactField names exactly as Parse gives it, plus kind, malformed, time
-  // and has_time. Views live until fn returns. The default implementation
   // The records of one segment whose text holds at least one of `literals`
   // (an empty literal is in every record; each record is searched on its
   // own), in id order, as ReadSegment gives them. `want`, when set, is asked
@@ -356,6 +355,12 @@ class IndexSnapshot {
   virtual Status SearchSegment(RecordId first_id, std::span<const std::string> literals,
                                const std::function<bool(const StoredRecord&)>& want,
                                const std::function<void(const StoredRecord&)>& fn) const;
+
+  // The facts of records (storage/facts.h): calls fn(stored, facts) for each
+  // of `ids` (sorted ascending), in id order. `stored` is as ReadRecordTables
+  // gives it (no text, offset or line); `facts` holds every field that
+  // IsFactField names exactly as Parse gives it, plus kind, malformed, time
+  // and has_time. Views live until fn returns. The default implementation
   // reads and parses the whole records (a superset of the facts).
   virtual Status ReadFacts(std::span<const RecordId> ids,
                            const std::function<void(const StoredRecord&, const Record&)>& fn) const;
