@@ -491,36 +491,6 @@ bool IsDigitsField(FieldId id) {
   }
 }
 
-// True when `e` reads only what a segment's record table holds (time, server,
-// file, kind, malformed): it can be decided before the record's text is
-// decoded (IndexSnapshot::SearchSegment's `want`).
-bool ReadsOnlyTableFields(const BoundExpr& e) {
-  switch (e.kind) {
-    case BoundExpr::Kind::kTimeRange:
-      return true;
-    case BoundExpr::Kind::kCompare:
-      if (e.field.source != FieldSource::kRecord || e.field.info == nullptr) return false;
-      switch (e.field.info->id) {
-        case FieldId::kTime:
-        case FieldId::kServer:
-        case FieldId::kFile:
-        case FieldId::kKind:
-        case FieldId::kMalformed:
-          return true;
-        default:
-          return false;
-      }
-    case BoundExpr::Kind::kAnd:
-    case BoundExpr::Kind::kOr:
-    case BoundExpr::Kind::kNot:
-      for (const auto& c : e.children) {
-        if (!ReadsOnlyTableFields(*c)) return false;
-      }
-      return !e.children.empty();
-  }
-  return false;
-}
-
 // Byte strings of which a record `e` matches must contain at least one
 // (a cheap test on the unparsed text before parsing), or false when `e` gives
 // no such guarantee.

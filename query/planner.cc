@@ -128,7 +128,18 @@ std::string NonFactField(const BoundField& f) {
   return f.name;
 }
 
-// Whether the segments' record tables hold `f` (StoredRecord without text).
+std::string NonFactField(const BoundExpr& e) {
+  if (e.kind == BoundExpr::Kind::kTimeRange) return "";
+  if (e.kind == BoundExpr::Kind::kCompare) return NonFactField(e.field);
+  for (const auto& c : e.children) {
+    std::string n = NonFactField(*c);
+    if (!n.empty()) return n;
+  }
+  return "";
+}
+
+}  // namespace
+
 bool IsTableField(const BoundField& f) {
   if (f.source == FieldSource::kBucket || f.source == FieldSource::kCount || f.source == FieldSource::kColumn) {
     return true;
@@ -146,26 +157,14 @@ bool IsTableField(const BoundField& f) {
   }
 }
 
-bool AllTableFields(const BoundExpr& e) {
+bool ReadsOnlyTableFields(const BoundExpr& e) {
   if (e.kind == BoundExpr::Kind::kTimeRange) return true;
   if (e.kind == BoundExpr::Kind::kCompare) return IsTableField(e.field);
   for (const auto& c : e.children) {
-    if (!AllTableFields(*c)) return false;
+    if (!ReadsOnlyTableFields(*c)) return false;
   }
   return true;
 }
-
-std::string NonFactField(const BoundExpr& e) {
-  if (e.kind == BoundExpr::Kind::kTimeRange) return "";
-  if (e.kind == BoundExpr::Kind::kCompare) return NonFactField(e.field);
-  for (const auto& c : e.children) {
-    std::string n = NonFactField(*c);
-    if (!n.empty()) return n;
-  }
-  return "";
-}
-
-}  // namespace
 
 FactsVerdict DecideFacts(const BoundQuery& q, const std::vector<BoundField>& columns, OutputFormat format) {
   FactsVerdict v;
@@ -193,7 +192,7 @@ FactsVerdict DecideFacts(const BoundQuery& q, const std::vector<BoundField>& col
     return v;
   }
   v.on_facts = true;
-  v.on_tables = !q.per_resource && (!q.where || AllTableFields(*q.where));
+  v.on_tables = !q.per_resource && (!q.where || ReadsOnlyTableFields(*q.where));
   for (const BoundStage& s : q.stages) {
     for (const BoundField& f : s.fields) v.on_tables = v.on_tables && IsTableField(f);
     if (s.has_distinct) v.on_tables = v.on_tables && IsTableField(s.distinct);

@@ -73,6 +73,14 @@ struct FactsVerdict {
   std::string why_not;  // "reads text: field body", "reads text: --format raw", ...
 };
 
+// Whether the segments' record tables hold `f` (time, server, file, kind,
+// malformed, and the stages' bucket, count and column values).
+bool IsTableField(const BoundField& f);
+// Whether `e` reads only table fields and time ranges: it can be decided on a
+// segment's record table, before the record's text or facts are decoded
+// (IndexSnapshot::SearchSegment's `want`, table-only queries).
+bool ReadsOnlyTableFields(const BoundExpr& e);
+
 // Decides whether `q` runs on facts: every field its search and its stages
 // read (response.FIELD and `response exists` included: they pair on call_id,
 // cseq, cseq method, status and type, all facts) and every record column it
