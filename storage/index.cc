@@ -406,6 +406,8 @@ class SnapshotImpl final : public IndexSnapshot {
   // Reads segment `index`'s table and facts into *out: one read of the
   // payload's prefix (two when the facts end past the first guess), no text.
   Status LoadFacts(std::size_t index, LoadedFacts* out) const;
+  static void EmitFacts(const SegmentInfo& info, std::uint32_t ordinal, LoadedFacts* b,
+                        const std::function<void(const StoredRecord&, const Record&)>& fn);
   // Index into time_map_ of the segment holding id; npos when none.
   std::size_t SegmentOf(RecordId id) const;
   // "segment 123 (records 123..456 of night1/fe01.log, bytes 0..8388608; seg-000001.dat at 0, 612345 bytes)"
@@ -780,6 +782,23 @@ Status SnapshotImpl::LoadFacts(std::size_t index, LoadedFacts* out) const {
   return Status::Ok();
 }
 
+// Gives fn record `ordinal` of a segment whose table and facts `b` holds:
+// its table columns and its facts (in b->record, reused between records).
+void SnapshotImpl::EmitFacts(const SegmentInfo& info, std::uint32_t ordinal, LoadedFacts* b,
+                             const std::function<void(const StoredRecord&, const Record&)>& fn) {
+  const SegmentRecordMeta& m = b->table.records[ordinal];
+  StoredRecord r;
+  r.id = info.first_id + ordinal;
+  FillFromTable(info, b->table, m, &r);
+  Record& rec = b->record;
+  rec.kind = m.kind;
+  rec.malformed = m.malformed;
+  rec.time = m.time;
+  rec.has_time = m.has_time;
+  b->facts.Fill(ordinal, &rec);
+  fn(r, rec);
+}
+
 Status SnapshotImpl::ReadFacts(std::span<const RecordId> ids,
                                const std::function<void(const StoredRecord&, const Record&)>& fn) const {
   Pooled<LoadedFacts> b;  // fn may read facts itself
@@ -797,20 +816,7 @@ Status SnapshotImpl::ReadFacts(std::span<const RecordId> ids,
       k = end;
       continue;
     }
-    Record& rec = b->record;
-    for (; k < end; ++k) {
-      const auto ord = static_cast<std::uint32_t>(ids[k] - info.first_id);
-      const SegmentRecordMeta& m = b->table.records[ord];
-      StoredRecord r;
-      r.id = ids[k];
-      FillFromTable(info, b->table, m, &r);
-      rec.kind = m.kind;
-      rec.malformed = m.malformed;
-      rec.time = m.time;
-      rec.has_time = m.has_time;
-      b->facts.Fill(ord, &rec);
-      fn(r, rec);
-    }
+    for (; k < end; ++k) EmitFacts(info, static_cast<std::uint32_t>(ids[k] - info.first_id), b.get(), fn);
   }
   return Status::Ok();
 }
@@ -825,20 +831,8 @@ Status SnapshotImpl::ReadSegmentFacts(RecordId first_id,
   SIPDEX_RETURN_IF_ERROR(LoadFacts(seg, b.get()));
   if (!b->has_facts) return IndexSnapshot::ReadSegmentFacts(first_id, fn);
   const SegmentInfo& info = time_map_[seg];
-  Record& rec = b->record;
-  rec.Clear();
-  for (std::uint32_t i = 0; i < info.count; ++i) {
-    const SegmentRecordMeta& m = b->table.records[i];
-    StoredRecord r;
-    r.id = first_id + i;
-    FillFromTable(info, b->table, m, &r);
-    rec.kind = m.kind;
-    rec.malformed = m.malformed;
-    rec.time = m.time;
-    rec.has_time = m.has_time;
-    b->facts.Fill(i, &rec);
-    fn(r, rec);
-  }
+  b->record.Clear();
+  for (std::uint32_t i = 0; i < info.count; ++i) EmitFacts(info, i, b.get(), fn);
   return Status::Ok();
 }
 
