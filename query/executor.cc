@@ -477,6 +477,11 @@ bool IsTimeOnly(const BoundExpr& e) {
   return true;
 }
 
+// The name of file `file_id` in the manifest ("" when out of range).
+std::string_view FileName(const storage::Manifest& m, std::uint32_t file_id) {
+  return file_id < m.files.size() ? std::string_view(m.files[file_id].name) : std::string_view();
+}
+
 // Integer fields whose value the parser reads from decimal digits of the
 // record text: a record where one equals N holds N's digits somewhere.
 bool IsDigitsField(FieldId id) {
@@ -681,7 +686,7 @@ class Execution {
       want = [&](const StoredRecord& sr) {
         Shallow(sr, &w->shallow);
         const storage::Manifest& m = snap_.manifest();
-        std::string_view file = sr.file_id < m.files.size() ? std::string_view(m.files[sr.file_id].name) : "";
+        std::string_view file = FileName(m, sr.file_id);
         RowInput row{&w->shallow, file, sr.server};
         for (const BoundExpr* e : table_only_) {
           if (!w->evaluator.Eval(*e, row, -1)) return false;
@@ -721,7 +726,7 @@ class Execution {
     }
     Shallow(sr, &w->shallow);
     const storage::Manifest& m = snap_.manifest();
-    std::string_view file = sr.file_id < m.files.size() ? std::string_view(m.files[sr.file_id].name) : "";
+    std::string_view file = FileName(m, sr.file_id);
     RowInput row{&w->shallow, file, sr.server};
     for (const BoundExpr* e : cheap_) {
       if (!w->evaluator.Eval(*e, row, -1)) return;
@@ -772,7 +777,7 @@ class Execution {
       ++out->facts;
     }
     const storage::Manifest& m = snap_.manifest();
-    std::string_view file = sr.file_id < m.files.size() ? std::string_view(m.files[sr.file_id].name) : "";
+    std::string_view file = FileName(m, sr.file_id);
     RowInput row{facts, file, sr.server};
     w->responses.SetCurrent(sr.id);
     if (!w->evaluator.Match(q_, row, &w->instances)) return;

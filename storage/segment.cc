@@ -944,6 +944,9 @@ Status SegmentDecoder::DecodeFacts(std::string_view head, std::uint64_t payload_
     if (!frame.empty()) return bad("a frame without a size");
     return Status::Ok();
   }
+  // The size is outside the checksummed frame: check it against the frame's
+  // own header before reserving that much.
+  if (ZSTD_getFrameContentSize(frame.data(), frame.size()) != facts_size) return bad("size mismatch");
   char* f = Reserve(&rep_->facts, static_cast<std::size_t>(facts_size));
   SIPDEX_RETURN_IF_ERROR(DecompressTo(frame, f, static_cast<std::size_t>(facts_size)));
   *facts = std::string_view(f, static_cast<std::size_t>(facts_size));
