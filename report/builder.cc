@@ -7,8 +7,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "query/binder.h"
-#include "query/evaluator.h"
 #include "query/executor.h"
 
 namespace sipdex::report {
@@ -236,35 +234,15 @@ std::string AppsSearch(const Runner& run, const char* name, const std::vector<st
   return run.Search(name) + " and from.uri in " + InList(apps);
 }
 
-// The reasons logged with each ms-diagnostics code of the week, counted. A
-// record counts once for each of its codes and each of its reasons (count by
-// gives one row per value of a multi-valued key), so the most frequent reason
-// of code C here (ties: the smallest) is what `diag = C and diag.reason exists
-// and week W | top 1 diag.reason` gives.
-std::string ReasonsQuery(const Runner& run) {
-  return Runner::CountByText(run.Search("records") + " and diag exists", "diag, diag.reason");
+// The query of the most frequent reason logged with ms-diagnostics `code_text` in `week`.
+std::string ReasonQuery(const std::string& week, const std::string& code_text) {
+  return "diag = " + code_text + " and diag.reason exists and week " + week + " | top 1 diag.reason";
 }
 
-// The week's SUBSCRIBE requests, time and sender: an application's first and
-// last times in it are those of `subscribes and from.uri = APP | sort time
-// [desc] | limit 1 | fields time`.
-std::string SubscribeTimesQuery(const Runner& run) { return run.Search("subscribes") + " | fields time, from.uri"; }
-
-// The sum of the counts of `by_uri` (a `count by from.uri`) whose URI equals
-// one of `apps` as a SIP URI: what `... and from.uri in (apps) | count` gives.
-std::int64_t SumOverApps(const std::map<std::string, std::int64_t>& by_uri, const std::vector<std::string>& apps) {
-  std::vector<std::string> normalized;
-  for (const std::string& a : apps) normalized.push_back(query::NormalizeUri(a));
-  std::int64_t sum = 0;
-  for (const auto& [uri, n] : by_uri) {
-    for (const std::string& a : normalized) {
-      if (query::UriEquals(uri, a)) {
-        sum += n;
-        break;
-      }
-    }
-  }
-  return sum;
+// The query of an application's first (or last) SUBSCRIBE of the week.
+std::string FirstLastQuery(const Runner& run, const std::string& app, bool last) {
+  return run.Search("subscribes") + " and from.uri = " + Quote(app) + " | sort time" + (last ? " desc" : "") +
+         " | limit 1 | fields time";
 }
 
 // The queries of a week that depend on nothing else (run in one batch first).
@@ -276,14 +254,11 @@ std::vector<std::string> IndependentQueries(const Runner& run, bool given_apps, 
   for (const char* name : {"refused_single", "refused_batch", "refused_notify"}) {
     t.push_back(Runner::CountText(run.Search(name)));
   }
-  // The week's attempts and unanswered requests of its applications are sums of these.
-  for (const char* name : {"subscribes", "unanswered"}) t.push_back(Runner::CountByText(run.Search(name), "from.uri"));
   if (!whole_report) return t;
-  t.push_back(SubscribeTimesQuery(run));
   t.push_back(Runner::CountByText(run.Search("coverage"), "server, day"));
   t.push_back(Runner::CountText(run.Search("records")));
   t.push_back(Runner::CountText(run.Search("malformed")));
-  for (const char* name : {"refused_single", "refused_batch", "successes"}) {
+  for (const char* name : {"subscribes", "unanswered", "refused_single", "refused_batch", "successes"}) {
     t.push_back(Runner::CountByText(run.Search(name), "from.uri"));
   }
   t.push_back(Runner::CountByText(run.Search("refused_notify"), "to.uri"));
@@ -291,15 +266,45 @@ std::vector<std::string> IndependentQueries(const Runner& run, bool given_apps, 
     t.push_back(Runner::CountByText(run.Search(name), "day"));
   }
   t.push_back(Runner::CountByText(run.Search("other_codes"), "diag"));
-  t.push_back(ReasonsQuery(run));
   return t;
 }
 
-// The week's headline. Attempts and unanswered requests of the week's
-// applications are the sums of the per-sender counts over its applications:
-// the figures show the queries that count them directly.
+// The queries of a week that need only what IndependentQueries answered (the
+// week's applications, its other codes), appended to *out.
+Status DependentQueries(Runner& run, IsoWeek week, const std::optional<std::vector<std::string>>& given_apps,
+                        bool whole_report, std::vector<std::string>* out) {
+  std::vector<std::string> apps;
+  if (given_apps) {
+    apps = *given_apps;
+  } else {
+    Result<RefusalListing> refusals = ListRefusals(run);
+    if (!refusals.ok()) return refusals.status();
+    Result<std::vector<std::string>> found = DefaultApps(run, *refusals);
+    if (!found.ok()) return found.status();
+    apps = std::move(*found);
+  }
+  if (!apps.empty()) {
+    out->push_back(Runner::CountText(AppsSearch(run, "subscribes", apps)));
+    out->push_back(Runner::CountText(AppsSearch(run, "unanswered", apps)));
+  }
+  if (!whole_report) return Status::Ok();
+  for (const std::string& app : apps) {
+    out->push_back(FirstLastQuery(run, app, false));
+    out->push_back(FirstLastQuery(run, app, true));
+  }
+  std::string q;
+  auto codes = run.CountBy(run.Search("other_codes"), "diag", &q);
+  if (!codes.ok()) return codes.status();
+  for (const auto& [code_text, count] : *codes) {
+    if (std::strtoll(code_text.c_str(), nullptr, 10) != 2157) out->push_back(ReasonQuery(FormatIsoWeek(week), code_text));
+  }
+  return Status::Ok();
+}
+
+// `with_app_rows`: also run the per-application first/last seen queries in
+// the batch of the application-dependent counts.
 Result<WeekFigures> ComputeWeek(QueryCache* cache, IsoWeek week,
-                                const std::optional<std::vector<std::string>>& given_apps) {
+                                const std::optional<std::vector<std::string>>& given_apps, bool with_app_rows) {
   Runner run(cache, week);
   WeekFigures w;
   Result<RefusalListing> refusals = ListRefusals(run);
@@ -312,6 +317,13 @@ Result<WeekFigures> ComputeWeek(QueryCache* cache, IsoWeek week,
     if (!apps.ok()) return apps.status();
     w.apps = std::move(*apps);
   }
+  std::vector<std::string> first_last;
+  if (with_app_rows) {
+    for (const std::string& app : w.apps) {
+      first_last.push_back(FirstLastQuery(run, app, false));
+      first_last.push_back(FirstLastQuery(run, app, true));
+    }
+  }
   Headline& h = w.headline;
   struct Counted {
     Figure* figure;
@@ -320,22 +332,17 @@ Result<WeekFigures> ComputeWeek(QueryCache* cache, IsoWeek week,
   std::vector<Counted> counted = {{&h.refused_single, run.Search("refused_single")},
                                   {&h.refused_batch, run.Search("refused_batch")},
                                   {&h.refused_notify, run.Search("refused_notify")}};
-  std::vector<std::string> texts;
+  if (!w.apps.empty()) {
+    counted.push_back({&h.attempts, AppsSearch(run, "subscribes", w.apps)});
+    counted.push_back({&h.unanswered, AppsSearch(run, "unanswered", w.apps)});
+  }
+  std::vector<std::string> texts = first_last;
   for (const Counted& c : counted) texts.push_back(Runner::CountText(c.search));
   SIPDEX_RETURN_IF_ERROR(run.Prefetch(texts));
   for (const Counted& c : counted) {
     Result<Figure> f = run.Count(c.search);
     if (!f.ok()) return f.status();
     *c.figure = std::move(*f);
-  }
-  if (!w.apps.empty()) {
-    for (auto [figure, name] : {std::pair{&h.attempts, "subscribes"}, std::pair{&h.unanswered, "unanswered"}}) {
-      std::string by_sender_query;
-      auto by_sender = run.CountBy(run.Search(name), "from.uri", &by_sender_query);
-      if (!by_sender.ok()) return by_sender.status();
-      figure->query = Runner::CountText(AppsSearch(run, name, w.apps));
-      figure->value = SumOverApps(*by_sender, w.apps);
-    }
   }
   std::set<std::string> apps_hit, users_hit;
   for (const Refusal& f : w.refusals.single) apps_hit.insert(f.app), users_hit.insert(f.user);
@@ -368,23 +375,6 @@ Status FillApps(Runner& run, const WeekFigures& w, Report* r) {
   auto successes = run.CountBy(run.Search("successes"), "from.uri", &successes_q);
   if (!successes.ok()) return successes.status();
 
-  // First and last SUBSCRIBE of each application from one listing.
-  std::vector<std::string> normalized_apps;
-  for (const std::string& app : w.apps) normalized_apps.push_back(query::NormalizeUri(app));
-  std::vector<std::pair<std::string, std::string>> seen(w.apps.size());
-  Result<std::vector<Json>> times = run.Rows(SubscribeTimesQuery(run));
-  if (!times.ok()) return times.status();
-  for (const Json& row : *times) {
-    std::string uri = CellText(row["from.uri"]);
-    std::string time = CellText(row["time"]);
-    if (time.empty()) continue;
-    for (std::size_t i = 0; i < normalized_apps.size(); ++i) {
-      if (!query::UriEquals(uri, normalized_apps[i])) continue;
-      auto& [first, last] = seen[i];
-      if (first.empty() || time < first) first = time;
-      if (time > last) last = time;
-    }
-  }
   std::map<std::string, std::set<std::string>> users_of_app;
   for (const auto* list : {&w.refusals.single, &w.refusals.batch, &w.refusals.notify}) {
     for (const Refusal& f : *list) users_of_app[f.app].insert(f.user);
@@ -393,8 +383,7 @@ Status FillApps(Runner& run, const WeekFigures& w, Report* r) {
     auto it = m.find(k);
     return it == m.end() ? 0 : it->second;
   };
-  for (std::size_t i = 0; i < w.apps.size(); ++i) {
-    const std::string& app = w.apps[i];
+  for (const std::string& app : w.apps) {
     AppRow a;
     a.uri = app;
     a.attempts = get(*attempts, app);
@@ -404,8 +393,11 @@ Status FillApps(Runner& run, const WeekFigures& w, Report* r) {
     a.refused_notify = get(*notify, app);
     a.successes = get(*successes, app);
     a.distinct_users = static_cast<std::int64_t>(users_of_app[app].size());
-    a.first_seen = seen[i].first;
-    a.last_seen = seen[i].second;
+    for (auto [desc, out] : {std::pair{false, &a.first_seen}, std::pair{true, &a.last_seen}}) {
+      Result<std::vector<Json>> rows = run.Rows(FirstLastQuery(run, app, desc));
+      if (!rows.ok()) return rows.status();
+      if (!rows->empty()) *out = CellText((*rows)[0]["time"]);
+    }
     std::int64_t refused = a.refused_single + a.refused_batch + a.refused_notify;
     a.verdict = refused > 0 ? Verdict::kBlocked : a.unanswered > 0 ? Verdict::kAtRisk : Verdict::kReady;
     std::string week_part = "week " + r->week;
@@ -472,18 +464,12 @@ Status FillOtherCodes(Runner& run, Report* r) {
   auto codes = run.CountBy(run.Search("other_codes"), "diag", &r->other_codes_query);
   if (!codes.ok()) return codes.status();
   const auto& known = KnownDiagnostics();
-  Result<std::vector<Json>> reason_rows = run.Rows(ReasonsQuery(run));
-  if (!reason_rows.ok()) return reason_rows.status();
-  std::map<std::string, std::pair<std::int64_t, std::string>> top_reason;  // code -> (count, reason)
-  for (const Json& row : *reason_rows) {
-    const Json& reason = row["diag.reason"];
-    if (reason.is_null()) continue;
-    std::int64_t n = CellNumber(row["count"]);
-    std::string text = CellText(reason);
-    auto [it, inserted] = top_reason.try_emplace(CellText(row["diag"]), n, text);
-    auto& [best_n, best_text] = it->second;
-    if (!inserted && (n > best_n || (n == best_n && text < best_text))) best_n = n, best_text = text;
+  auto reason_query = [&](const std::string& code_text) { return ReasonQuery(r->week, code_text); };
+  std::vector<std::string> reasons;
+  for (const auto& [code_text, count] : *codes) {
+    if (std::strtoll(code_text.c_str(), nullptr, 10) != 2157) reasons.push_back(reason_query(code_text));
   }
+  SIPDEX_RETURN_IF_ERROR(run.Prefetch(reasons));
   for (const auto& [code_text, count] : *codes) {
     CodeRow c;
     c.code = std::strtoll(code_text.c_str(), nullptr, 10);
@@ -491,7 +477,9 @@ Status FillOtherCodes(Runner& run, Report* r) {
     c.count = count;
     if (auto it = known.find(static_cast<int>(c.code)); it != known.end()) c.known_reason = it->second;
     // The log's own reason wins: reasons differ between releases.
-    if (auto it = top_reason.find(code_text); it != top_reason.end()) c.reason = it->second.second;
+    Result<std::vector<Json>> rows = run.Rows(reason_query(code_text));
+    if (!rows.ok()) return rows.status();
+    if (!rows->empty()) c.reason = CellText((*rows)[0]["diag.reason"]);
     r->other_codes.push_back(std::move(c));
   }
   std::stable_sort(r->other_codes.begin(), r->other_codes.end(),
@@ -638,8 +626,7 @@ Result<Report> BuildReport(const storage::IndexSnapshot& snapshot, const ReportO
   const bool has_previous = m.record_count > 0 && m.min_time < *start && m.max_time >= *IsoWeekStart(previous);
   Runner run(&cache, options.week);
   {
-    // Every query of the report, for both weeks, in one pass: the figures that
-    // depend on the week's applications or codes are derived from these rows.
+    // Everything that depends on nothing, for both weeks, in one pass.
     std::vector<std::string> texts = IndependentQueries(run, options.apps.has_value(), true);
     if (has_previous) {
       std::vector<std::string> p = IndependentQueries(Runner(&cache, previous), options.apps.has_value(), false);
@@ -647,11 +634,21 @@ Result<Report> BuildReport(const storage::IndexSnapshot& snapshot, const ReportO
     }
     SIPDEX_RETURN_IF_ERROR(cache.Prefetch(texts));
   }
-  Result<WeekFigures> week = ComputeWeek(&cache, options.week, options.apps);
+  {
+    // What depends on those answers only (the weeks' applications, the other codes), in a second pass.
+    std::vector<std::string> texts;
+    SIPDEX_RETURN_IF_ERROR(DependentQueries(run, options.week, options.apps, true, &texts));
+    if (has_previous) {
+      Runner prev_run(&cache, previous);
+      SIPDEX_RETURN_IF_ERROR(DependentQueries(prev_run, previous, options.apps, false, &texts));
+    }
+    SIPDEX_RETURN_IF_ERROR(cache.Prefetch(texts));
+  }
+  Result<WeekFigures> week = ComputeWeek(&cache, options.week, options.apps, true);
   if (!week.ok()) return week.status();
   r.headline = week->headline;
   if (has_previous) {
-    Result<WeekFigures> prev = ComputeWeek(&cache, previous, options.apps);
+    Result<WeekFigures> prev = ComputeWeek(&cache, previous, options.apps, false);
     if (!prev.ok()) return prev.status();
     r.headline.previous = HeadlineValues(prev->headline);
   }

@@ -57,10 +57,9 @@ Result<std::vector<std::string>> ReadAppsFile(const std::string& path);
 Result<IsoWeek> LastFullWeek(const storage::IndexSnapshot& snapshot);
 
 // Builds the report. Errors come from the query engine or storage; Aborted
-// when options.deadline passes. The queries of both weeks are run in one
-// batch (query::RunQueries: one pass over the weeks' segments); figures
-// restricted to the week's applications or codes are derived from per-sender
-// and per-code rows of that batch, and show the query that gives them directly.
+// when options.deadline passes. The queries are run in a few batches (one
+// pass over the week's segments each, query::RunQueries): those that depend
+// on nothing, then those that need the week's applications or codes.
 Result<Report> BuildReport(const storage::IndexSnapshot& snapshot, const ReportOptions& options);
 
 }  // namespace sipdex::report
