@@ -19,6 +19,9 @@
 //      byte written: two decodes into differently filled buffers agree).
 //      The same bytes, as encoded facts of (second byte) records, must be
 //      refused by FactsDecoder::Reset or fill every record.
+// Search (SegmentDecoder::Search) runs beside the partial decoders: on a
+// payload that decodes it must find exactly the records holding a literal
+// taken from one of them.
 // Facts (storage/facts.h): in mode 1 each record also gets facts made from its
 // bytes; the templated payload must give them back exactly
 // (SegmentDecoder::DecodeFacts from growing prefixes, FactsDecoder field by
@@ -216,12 +219,50 @@ void CheckFacts(std::string_view payload, std::uint64_t seed, const std::string*
   for (std::uint32_t i = 0; i < fd.count(); ++i) fd.Fill(i, &r);
 }
 
+// SegmentDecoder::Search for a literal taken from one record (chosen by the
+// seed): on a payload that decodes whole, it reports exactly the records
+// whose own text holds the literal, in order, with their text; on any other
+// bytes it fails or reports, never reads out of bounds.
+void CheckSearch(std::string_view payload, const SegmentData* whole, std::uint64_t seed) {
+  static SegmentDecoder d;
+  std::vector<std::string_view> texts;
+  std::string literal(1, static_cast<char>('0' + Next(&seed) % 75));
+  if (whole != nullptr) {
+    std::size_t at = 0;
+    for (const auto& m : whole->records) {
+      texts.push_back(std::string_view(whole->text).substr(at, m.size));
+      at += m.size;
+    }
+    if (!texts.empty()) {
+      std::string_view t = texts[Next(&seed) % texts.size()];
+      std::size_t from = t.empty() ? 0 : static_cast<std::size_t>(Next(&seed) % t.size());
+      std::size_t len = static_cast<std::size_t>(Next(&seed) % 17);
+      literal.assign(t.substr(from, len));
+    }
+  }
+  const std::vector<std::string> literals = {literal};
+  SegmentData table;
+  std::vector<std::uint32_t> found;
+  sipdex::Status st = d.Search(payload, literals, {}, &table, [&](const SegmentDecoder::Found& f) {
+    found.push_back(f.ordinal);
+    if (whole != nullptr) CHECK(f.ordinal < texts.size() && f.text == texts[f.ordinal]);
+  });
+  if (whole == nullptr) return;
+  CHECK(st.ok());
+  std::vector<std::uint32_t> expected;
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    if (texts[i].find(literal) != std::string_view::npos) expected.push_back(static_cast<std::uint32_t>(i));
+  }
+  CHECK(found == expected);
+}
+
 void CheckPartialDecoders(std::string_view payload, std::uint64_t seed, bool exact_lines) {
   SegmentData whole;
   bool ok = WholeDecoder().Decode(payload, &whole).ok();
   std::size_t nrecords = ok ? whole.records.size() : 1 + static_cast<std::size_t>(Next(&seed) % 64);
   CheckSelected(payload, ok ? &whole : nullptr, nrecords, seed, exact_lines);
   CheckTable(payload, ok ? &whole : nullptr, seed + 1);
+  CheckSearch(payload, ok ? &whole : nullptr, seed + 3);
   if (!exact_lines) CheckFacts(payload, seed + 2, nullptr);
 }
 
