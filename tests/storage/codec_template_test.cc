@@ -14,6 +14,7 @@
 #include "indexer/parser.h"
 #include "indexer/reader.h"
 #include "storage/segment.h"
+#include "tests/storage/segments_of_file.h"
 #include "tests/corpus/test_util.h"
 
 using namespace sipdex;
@@ -21,44 +22,6 @@ using namespace sipdex::storage;
 
 namespace {
 
-// The segments ingest would make of `path` with batches of `batch_bytes`.
-std::vector<SegmentData> Segments(const LogicalFile& file, std::size_t batch_bytes) {
-  std::vector<SegmentData> out;
-  auto reader = OpenLogicalFile(file);
-  REQUIRE(reader.ok());
-  std::string content;
-  REQUIRE(ReadAll(reader->get(), &content).ok());
-  FramerOptions fo;
-  fo.batch_bytes = batch_bytes;
-  RecordFramer framer(fo);
-  framer.Feed(content);
-  framer.Finish();
-  RecordBatch batch;
-  TimeMs carry = 0;
-  Record record;
-  while (framer.NextBatch(&batch)) {
-    SegmentData d;
-    d.start_offset = batch.offset;
-    d.start_line = batch.line;
-    d.servers = {"", "fe01"};
-    ParseBatch(batch, &record, &carry, [&](const Record& r) {
-      SegmentRecordMeta m;
-      m.size = static_cast<std::uint32_t>(r.text.size());
-      m.kind = r.kind;
-      m.malformed = r.malformed;
-      m.time = r.time;
-      m.has_time = r.has_time;
-      m.server = r.has_time ? 1 : 0;
-      d.records.push_back(m);
-      d.text.append(r.text);
-    });
-    out.push_back(std::move(d));
-  }
-  std::string joined;
-  for (const SegmentData& d : out) joined += d.text;
-  REQUIRE(joined == content);
-  return out;
-}
 
 struct Sizes {
   std::uint64_t raw = 0;
@@ -103,8 +66,8 @@ TEST_CASE("Every fixture round-trips through the templated codec, whole and reco
   for (const LogicalFile& f : *files) {
     INFO(f.name);
     Sizes sizes;
-    for (const SegmentData& d : Segments(f, 4096)) CheckSegment(d, 1024, &sizes);
-    for (const SegmentData& d : Segments(f, 8u << 20)) CheckSegment(d, kDefaultChunkBytes, &sizes);
+    for (const SegmentData& d : testing::SegmentsOfFile(f, 4096)) CheckSegment(d, 1024, &sizes);
+    for (const SegmentData& d : testing::SegmentsOfFile(f, 8u << 20)) CheckSegment(d, kDefaultChunkBytes, &sizes);
   }
 }
 
@@ -124,7 +87,7 @@ TEST_CASE("A generated corpus round-trips through the templated codec in much le
   Sizes sizes;
   for (const LogicalFile& f : *files) {
     INFO(f.name);
-    for (const SegmentData& d : Segments(f, 2u << 20)) CheckSegment(d, 256u << 10, &sizes);
+    for (const SegmentData& d : testing::SegmentsOfFile(f, 2u << 20)) CheckSegment(d, 256u << 10, &sizes);
   }
   INFO("raw " << sizes.raw << " columns " << sizes.columns << " templates " << sizes.templates);
   CHECK(sizes.raw > (5u << 20));

@@ -15,6 +15,7 @@
 #include "indexer/parser.h"
 #include "indexer/reader.h"
 #include "storage/segment.h"
+#include "tests/storage/segments_of_file.h"
 #include "tests/corpus/test_util.h"
 
 using namespace sipdex;
@@ -36,40 +37,6 @@ SegmentData MakeData(const std::vector<std::string>& texts) {
   return d;
 }
 
-// The segments ingest would make of a file with batches of `batch_bytes`.
-std::vector<SegmentData> Segments(const LogicalFile& file, std::size_t batch_bytes) {
-  std::vector<SegmentData> out;
-  auto reader = OpenLogicalFile(file);
-  REQUIRE(reader.ok());
-  std::string content;
-  REQUIRE(ReadAll(reader->get(), &content).ok());
-  FramerOptions fo;
-  fo.batch_bytes = batch_bytes;
-  RecordFramer framer(fo);
-  framer.Feed(content);
-  framer.Finish();
-  RecordBatch batch;
-  TimeMs carry = 0;
-  Record record;
-  while (framer.NextBatch(&batch)) {
-    SegmentData d;
-    d.start_offset = batch.offset;
-    d.start_line = batch.line;
-    d.servers = {"fe01"};
-    ParseBatch(batch, &record, &carry, [&](const Record& r) {
-      SegmentRecordMeta m;
-      m.size = static_cast<std::uint32_t>(r.text.size());
-      m.kind = r.kind;
-      m.malformed = r.malformed;
-      m.time = r.time;
-      m.has_time = r.has_time;
-      d.records.push_back(m);
-      d.text.append(r.text);
-    });
-    out.push_back(std::move(d));
-  }
-  return out;
-}
 
 struct Hit {
   std::uint32_t ordinal = 0;
@@ -205,7 +172,7 @@ TEST_CASE("Searching a generated corpus chunk by chunk finds exactly the records
   std::size_t hits = 0, searched = 0;
   for (const LogicalFile& f : *files) {
     INFO(f.name);
-    for (const SegmentData& d : Segments(f, 1u << 20)) {
+    for (const SegmentData& d : testing::SegmentsOfFile(f, 1u << 20)) {
       // Small chunks: many literals cross a chunk boundary.
       for (std::size_t chunk : {std::size_t{16} << 10, kDefaultChunkBytes}) {
         std::string payload = EncodeSegment(d, TextCodec::kTemplates, 1, chunk);
@@ -252,7 +219,8 @@ TEST_CASE("A search asks about each record before decoding and skips chunks with
 }
 
 TEST_CASE("Plain and column segments are searched like templated ones", "[storage][search]") {
-  std::vector<std::string> texts = {"one\r\nSUBSCRIBE x\r\n", "two SUBSCRIBE\n", "three", "\nfour\n", "SUBSCR", "IBE\n"};
+  std::vector<std::string> texts = {"one\r\nSUBSCRIBE x\r\n", "two SUBSCRIBE\n", "three",
+                                    "\nfour\n",                 "SUBSCR",          "IBE\n"};
   SegmentData d = MakeData(texts);
   SegmentDecoder decoder;
   for (TextCodec codec : {TextCodec::kPlain, TextCodec::kColumns, TextCodec::kTemplates}) {
