@@ -482,20 +482,6 @@ std::string_view FileName(const storage::Manifest& m, std::uint32_t file_id) {
   return file_id < m.files.size() ? std::string_view(m.files[file_id].name) : std::string_view();
 }
 
-// Integer fields whose value the parser reads from decimal digits of the
-// record text: a record where one equals N holds N's digits somewhere.
-bool IsDigitsField(FieldId id) {
-  switch (id) {
-    case FieldId::kStatus:
-    case FieldId::kDiag:
-    case FieldId::kResourceStatus:
-    case FieldId::kResourceDiag:
-      return true;
-    default:
-      return false;
-  }
-}
-
 // Byte strings of which a record `e` matches must contain at least one
 // (a cheap test on the unparsed text before parsing), or false when `e` gives
 // no such guarantee.
@@ -510,7 +496,7 @@ bool RequiredLiterals(const BoundExpr& e, std::vector<std::string>* out) {
         out->push_back(e.values[0].text);
         return true;
       }
-      if (e.field.source != FieldSource::kRecord || e.field.info == nullptr || !IsDigitsField(e.field.info->id) ||
+      if (e.field.source != FieldSource::kRecord || e.field.info == nullptr || !IsCodeField(e.field.info->id) ||
           (e.op != Op::kEq && e.op != Op::kIn) || e.values.empty()) {
         return false;
       }

@@ -27,18 +27,6 @@ bool IsWeakField(FieldId id) {
   }
 }
 
-// Integer code fields: few distinct values (`FIELD exists` drives on them).
-bool IsCodeField(FieldId id) {
-  switch (id) {
-    case FieldId::kStatus:
-    case FieldId::kDiag:
-    case FieldId::kResourceStatus:
-    case FieldId::kResourceDiag:
-      return true;
-    default:
-      return false;
-  }
-}
 
 struct Driver {
   PostingsNode node;
@@ -139,6 +127,18 @@ std::string NonFactField(const BoundExpr& e) {
 }
 
 }  // namespace
+
+bool IsCodeField(FieldId id) {
+  switch (id) {
+    case FieldId::kStatus:
+    case FieldId::kDiag:
+    case FieldId::kResourceStatus:
+    case FieldId::kResourceDiag:
+      return true;
+    default:
+      return false;
+  }
+}
 
 bool IsTableField(const BoundField& f) {
   if (f.source == FieldSource::kBucket || f.source == FieldSource::kCount || f.source == FieldSource::kColumn) {

@@ -73,6 +73,11 @@ struct FactsVerdict {
   std::string why_not;  // "reads text: field body", "reads text: --format raw", ...
 };
 
+// Integer code fields (status, diag, resource.status, resource.diag): few
+// distinct values, so `FIELD exists` drives on their postings; the parser
+// reads them from decimal digits, so a record where one equals N holds N's
+// digits in its text.
+bool IsCodeField(FieldId id);
 // Whether the segments' record tables hold `f` (time, server, file, kind,
 // malformed, and the stages' bucket, count and column values).
 bool IsTableField(const BoundField& f);
