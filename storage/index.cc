@@ -1769,13 +1769,19 @@ Status IndexSnapshot::ReadRecordTables(std::span<const RecordId> ids,
   });
 }
 
-Status IndexSnapshot::ReadFacts(std::span<const RecordId> ids,
-                                const std::function<void(const StoredRecord&, const Record&)>& fn) const {
+namespace {
+
+// Runs `read` (ReadRecords or ReadSegment of `snap`) and gives fn each record
+// parsed whole (a superset of its facts), without text as ReadRecordTables
+// gives it: the default ReadFacts / ReadSegmentFacts.
+Status ReadParsed(const IndexSnapshot& snap,
+                  const std::function<Status(const std::function<void(const StoredRecord&)>&)>& read,
+                  const std::function<void(const StoredRecord&, const Record&)>& fn) {
   Record parsed;
   Status inner;
-  Status s = ReadRecords(ids, [&](const StoredRecord& r) {
+  Status s = read([&](const StoredRecord& r) {
     if (!inner.ok()) return;
-    inner = Parse(r, &parsed);
+    inner = snap.Parse(r, &parsed);
     if (!inner.ok()) return;
     StoredRecord t = r;
     t.text = std::string_view();
@@ -1786,21 +1792,16 @@ Status IndexSnapshot::ReadFacts(std::span<const RecordId> ids,
   return s.ok() ? inner : s;
 }
 
+}  // namespace
+
+Status IndexSnapshot::ReadFacts(std::span<const RecordId> ids,
+                                const std::function<void(const StoredRecord&, const Record&)>& fn) const {
+  return ReadParsed(*this, [&](const auto& visit) { return ReadRecords(ids, visit); }, fn);
+}
+
 Status IndexSnapshot::ReadSegmentFacts(RecordId first_id,
                                        const std::function<void(const StoredRecord&, const Record&)>& fn) const {
-  Record parsed;
-  Status inner;
-  Status s = ReadSegment(first_id, [&](const StoredRecord& r) {
-    if (!inner.ok()) return;
-    inner = Parse(r, &parsed);
-    if (!inner.ok()) return;
-    StoredRecord t = r;
-    t.text = std::string_view();
-    t.offset = 0;
-    t.line = 0;
-    fn(t, parsed);
-  });
-  return s.ok() ? inner : s;
+  return ReadParsed(*this, [&](const auto& visit) { return ReadSegment(first_id, visit); }, fn);
 }
 
 Status IndexSnapshot::SearchSegment(RecordId first_id, std::span<const std::string> literals,

@@ -618,20 +618,25 @@ Status SegmentDecoder::DecodeRecords(std::string_view payload, std::uint32_t fir
   return Status::Ok();
 }
 
+Status SegmentDecoder::OpenPayload(std::string_view payload, SegmentData* table, bool* templates,
+                                   std::uint64_t* total) {
+  std::string_view p = payload;
+  std::uint8_t codec = 0;
+  SIPDEX_RETURN_IF_ERROR(ReadPayloadCodec(&p, &codec));
+  *templates = codec == static_cast<std::uint8_t>(TextCodec::kTemplates);
+  if (*templates) return rep_->ParseTemplates(p, table, total);
+  SIPDEX_RETURN_IF_ERROR(Decode(payload, table));
+  *total = table->text.size();
+  return Status::Ok();
+}
+
 Status SegmentDecoder::DecodeSelected(std::string_view payload, std::span<const std::uint32_t> ordinals,
                                       SegmentData* out, std::vector<RecordPosition>* positions) {
   auto bad = [](std::string_view what) { return Status::Corruption("segment: " + std::string(what)); };
   Rep& r = *rep_;
-  std::string_view p = payload;
-  std::uint8_t codec = 0;
-  SIPDEX_RETURN_IF_ERROR(ReadPayloadCodec(&p, &codec));
-  const bool templates = codec == static_cast<std::uint8_t>(TextCodec::kTemplates);
+  bool templates = false;
   std::uint64_t total = 0;
-  if (templates) {
-    SIPDEX_RETURN_IF_ERROR(r.ParseTemplates(p, &r.all, &total));
-  } else {
-    SIPDEX_RETURN_IF_ERROR(Decode(payload, &r.all));
-  }
+  SIPDEX_RETURN_IF_ERROR(OpenPayload(payload, &r.all, &templates, &total));
   const std::vector<SegmentRecordMeta>& recs = r.all.records;
   for (std::size_t k = 0; k < ordinals.size(); ++k) {
     if (ordinals[k] >= recs.size() || (k > 0 && ordinals[k] <= ordinals[k - 1])) {
@@ -797,17 +802,9 @@ Status SegmentDecoder::Search(std::string_view payload, std::span<const std::str
                               SegmentData* table, const std::function<void(const Found&)>& fn) {
   auto bad = [](std::string_view what) { return Status::Corruption("segment: " + std::string(what)); };
   Rep& r = *rep_;
-  std::string_view p = payload;
-  std::uint8_t codec = 0;
-  SIPDEX_RETURN_IF_ERROR(ReadPayloadCodec(&p, &codec));
-  const bool templates = codec == static_cast<std::uint8_t>(TextCodec::kTemplates);
+  bool templates = false;
   std::uint64_t total = 0;
-  if (templates) {
-    SIPDEX_RETURN_IF_ERROR(r.ParseTemplates(p, table, &total));
-  } else {
-    SIPDEX_RETURN_IF_ERROR(Decode(payload, table));
-    total = table->text.size();
-  }
+  SIPDEX_RETURN_IF_ERROR(OpenPayload(payload, table, &templates, &total));
   const std::size_t nchunks = templates ? r.entries.size() : 1;
   std::vector<std::uint8_t> wanted;  // not thread_local: fn may search again
   std::vector<std::uint8_t> found;

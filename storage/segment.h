@@ -161,6 +161,11 @@ class SegmentDecoder {
                      std::size_t* needed);
 
  private:
+  // Reads a payload's codec and its table into *table: for kTemplates the
+  // table and chunk entries only (*total = the text size they declare), for
+  // the other codecs the whole decode (*total = its text size).
+  Status OpenPayload(std::string_view payload, SegmentData* table, bool* templates, std::uint64_t* total);
+
   struct Rep;
   std::unique_ptr<Rep> rep_;
 };
